@@ -1,0 +1,178 @@
+/*
+ * sku_daemon.h - the daemon's internal seams: server, connections, calls and method tables.
+ *
+ * Request path: conn.c reads bytes → sku_prescan → sku_decode → dispatch.c looks the method up
+ * in the method table, binds named arguments → handler packs a result → conn.c writes.
+ * Handlers never touch sockets; the transport never knows methods.
+ */
+#ifndef SKU_DAEMON_H
+#define SKU_DAEMON_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "sku_proto.h"
+
+struct sku_server;
+struct sku_conn;
+struct sku_facts;   /* facts module state (daemon/facts/) */
+struct sku_procmod; /* process-watching module state (daemon/proc/) */
+
+/* Who is on the other end of a connection, from SO_PEERCRED at accept time. */
+struct sku_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid; /* 0 when the platform cannot tell */
+};
+
+/* Daemon configuration, filled by main.c from the command line. */
+struct sku_config {
+	const char *socket_path; /* resolved */
+	unsigned socket_mode;	 /* default 0600 */
+	const char *socket_group; /* NULL: keep the daemon's group */
+	const char *sysroot;	 /* "" in production; a fixture tree in tests */
+	size_t max_message;	 /* bytes */
+	size_t max_output;	 /* queued output bytes per connection before disconnect */
+	unsigned max_connections;
+	unsigned max_batch;
+	unsigned idle_timeout_ms; /* a partial message older than this closes the conn */
+	int verbosity;		  /* 0 warnings, 1 info, 2 debug */
+};
+
+/* Counters exported by daemon.metrics. Owned by the server; modules increment. */
+struct sku_metrics {
+	uint64_t requests[64]; /* by method index */
+	uint64_t errors[SKU_ERR__MAX];
+	uint64_t connections_total;
+	uint64_t connections_rejected;
+	uint64_t exits_seen;
+	uint64_t facts_generations;
+	uint64_t latency_buckets[12]; /* see metrics.c for bounds */
+	double latency_sum_s;
+	uint64_t latency_count;
+};
+
+struct sku_server {
+	uv_loop_t *loop;
+	struct sku_config cfg;
+	uv_pipe_t listener;
+	unsigned nconns;
+	struct sku_conn *conns; /* intrusive list of live connections */
+	bool stopping;
+	struct sku_metrics metrics;
+	struct sku_facts *facts;     /* owned; NULL until sku_facts_init */
+	struct sku_procmod *proc;    /* owned; NULL until sku_proc_init */
+	uint64_t next_id;	     /* source of watch/subscription/guard ids */
+};
+
+/*
+ * A hook a module hangs on a connection to learn when it closes (to drop that connection's
+ * watches and subscriptions). Embedded in the module's own struct; the module owns it.
+ */
+struct sku_conn_hook {
+	struct sku_conn_hook *next, *prev;
+	void (*on_close)(struct sku_conn_hook *hook, struct sku_conn *conn);
+};
+
+void sku_conn_add_hook(struct sku_conn *conn, struct sku_conn_hook *hook);
+void sku_conn_remove_hook(struct sku_conn_hook *hook); /* safe if not linked */
+
+/* Peer credentials of a connection. */
+const struct sku_peer *sku_conn_peer(const struct sku_conn *conn);
+struct sku_server *sku_conn_server(const struct sku_conn *conn);
+
+/* Keep a connection's memory alive past its close (for deferred replies). */
+void sku_conn_ref(struct sku_conn *conn);
+void sku_conn_unref(struct sku_conn *conn);
+bool sku_conn_is_closing(const struct sku_conn *conn);
+
+/*
+ * Queue one complete encoded message for writing. Takes ownership of buf (a malloc'd
+ * buffer of len bytes) in every case. Returns 0, -EPIPE when the connection is closing
+ * (buf freed, nothing sent), or -ENOBUFS when the connection's output limit was passed
+ * (the connection is then closed).
+ */
+int sku_conn_send(struct sku_conn *conn, char *buf, size_t len);
+
+/*
+ * Build and send a notification [2, method, [map]]; pack_map packs exactly one map.
+ * Returns as sku_conn_send.
+ */
+int sku_conn_notify(struct sku_conn *conn, const char *method,
+		    void (*pack_map)(msgpack_packer *pk, void *ctx), void *ctx);
+
+/* One request being answered. Owned by dispatch.c. */
+struct sku_call {
+	struct sku_server *srv;
+	struct sku_conn *conn; /* referenced while the call lives */
+	const struct sku_method *method;
+	uint32_t msgid;
+	struct sku_peer peer;
+	uint64_t started_ns;
+	msgpack_sbuffer buf; /* the reply being built */
+	msgpack_packer pk;   /* packs the result (exactly one object) into buf */
+	int err;	     /* wire error code set by sku_call_error, else 0 */
+	char errmsg[256];
+};
+
+/*
+ * Handler return values: 0 when the result has been packed into call->pk;
+ * SKU_CALL_DEFERRED when the handler kept the call and will finish it later with
+ * sku_call_finish() (the call and its connection stay referenced until then);
+ * a negative value on failure, after sku_call_error() (or a bare -errno, mapped by
+ * sku_err_from_errno()). A failing handler must not have packed anything.
+ */
+#define SKU_CALL_DEFERRED 1
+
+typedef int (*sku_handler_fn)(struct sku_call *call, const msgpack_object *const *argv);
+
+/* Record a wire error for the call; returns -EINVAL so handlers can `return sku_call_error(...)`. */
+int sku_call_error(struct sku_call *call, enum sku_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Finish a deferred call: status 0 sends the result packed into call->pk, a negative value
+ * sends the recorded error. Frees the call. If the connection closed meanwhile, nothing is sent.
+ */
+void sku_call_finish(struct sku_call *call, int status);
+
+struct sku_method {
+	const char *name;
+	sku_handler_fn handler;
+	const struct sku_argspec *args;
+	uint8_t nargs;
+};
+
+/* Method tables, one per module; methods.c concatenates them. */
+struct sku_method_table {
+	const struct sku_method *methods;
+	size_t count;
+};
+extern const struct sku_method_table sku_core_methods;
+extern const struct sku_method_table sku_facts_methods;
+extern const struct sku_method_table sku_proc_methods;
+
+/* Method lookup by name over all tables; index is stable for metrics (< 64). */
+const struct sku_method *sku_method_find(const char *name, size_t len, unsigned *ret_index);
+unsigned sku_method_count(void);
+const struct sku_method *sku_method_at(unsigned index);
+unsigned sku_method_index(const struct sku_method *m);
+
+/* Module life cycle, called by main.c in this order; _done undoes _init. */
+int sku_facts_init(struct sku_server *srv);
+void sku_facts_done(struct sku_server *srv);
+int sku_proc_init(struct sku_server *srv);
+void sku_proc_done(struct sku_server *srv);
+
+/* Logging to stderr with levels; never from proto/ or client/ library code. */
+enum sku_log_level { SKU_LOG_ERROR, SKU_LOG_WARN, SKU_LOG_INFO, SKU_LOG_DEBUG };
+void sku_log_set_level(int verbosity);
+void sku_log(enum sku_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Monotonic nanoseconds (uv_hrtime). */
+uint64_t sku_now_ns(void);
+
+#endif
