@@ -68,8 +68,11 @@ enum sku_err sku_err_from_errno(int neg_errno);
  * -EMSGSIZE when the message is (or is declared to be) larger than max_size; a declared
  *  str/bin/ext length, or an array/map count (each element takes at least one byte), that
  *  cannot fit within max_size is caught from its header alone;
- * -EBADMSG for bytes that are never valid msgpack (0xc1) or nesting deeper than max_depth.
+ * -EBADMSG for bytes that are never valid msgpack (0xc1) or nesting deeper than max_depth;
+ * -EINVAL when max_depth > SKU_PRESCAN_DEPTH_MAX (the walk's stack lives on the C stack).
+ * Allocates nothing; reads only buf[0..len).
  */
+#define SKU_PRESCAN_DEPTH_MAX 64
 int sku_prescan(const char *buf, size_t len, size_t max_size, unsigned max_depth, size_t *ret_len);
 
 /*
