@@ -12,8 +12,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "sku_proto.h"
 
@@ -27,12 +27,61 @@ static inline uint64_t be32(const uint8_t *p)
 	return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
 }
 
+/* Positive (0x00..0x7f) and negative (0xe0..0xff) fixint: the whole element is one byte. */
+static inline bool is_fixint(uint8_t b)
+{
+	return (uint8_t)(b + 0x20) < 0xa0;
+}
+
 /* Kinds of header, by how the size of what follows is found. */
 enum kind {
 	K_FIXED,     /* hdr bytes in total, no payload */
-	K_PAYLOAD,   /* hdr bytes, then a payload of the length read from them */
-	K_CONTAINER, /* hdr bytes, then count elements (map: 2 per entry) */
+	K_PAYLOAD,   /* hdr bytes, then a payload of the length in the lenbytes after the tag */
+	K_CONTAINER, /* hdr bytes, then mul * count elements, count in the lenbytes after the tag */
 	K_INVALID,   /* 0xc1 */
+};
+
+struct fmt {
+	uint8_t kind;
+	uint8_t hdr;      /* tag + length + ext type bytes (for K_FIXED: the whole element) */
+	uint8_t lenbytes; /* 0, 1, 2 or 4: big-endian length right after the tag */
+	uint8_t mul;      /* elements per counted entry: 2 for maps */
+};
+
+/* The tags 0xc0..0xdf; fixint, fixmap, fixarray and fixstr are decoded arithmetically. */
+static const struct fmt fmts[32] = {
+        [0xc0 - 0xc0] = {K_FIXED, 1, 0, 1},     /* nil */
+        [0xc1 - 0xc0] = {K_INVALID, 1, 0, 1},   /* never used */
+        [0xc2 - 0xc0] = {K_FIXED, 1, 0, 1},     /* false */
+        [0xc3 - 0xc0] = {K_FIXED, 1, 0, 1},     /* true */
+        [0xc4 - 0xc0] = {K_PAYLOAD, 2, 1, 1},   /* bin8 */
+        [0xc5 - 0xc0] = {K_PAYLOAD, 3, 2, 1},   /* bin16 */
+        [0xc6 - 0xc0] = {K_PAYLOAD, 5, 4, 1},   /* bin32 */
+        [0xc7 - 0xc0] = {K_PAYLOAD, 3, 1, 1},   /* ext8: len, type */
+        [0xc8 - 0xc0] = {K_PAYLOAD, 4, 2, 1},   /* ext16 */
+        [0xc9 - 0xc0] = {K_PAYLOAD, 6, 4, 1},   /* ext32 */
+        [0xca - 0xc0] = {K_FIXED, 5, 0, 1},     /* float32 */
+        [0xcb - 0xc0] = {K_FIXED, 9, 0, 1},     /* float64 */
+        [0xcc - 0xc0] = {K_FIXED, 2, 0, 1},     /* uint8 */
+        [0xcd - 0xc0] = {K_FIXED, 3, 0, 1},     /* uint16 */
+        [0xce - 0xc0] = {K_FIXED, 5, 0, 1},     /* uint32 */
+        [0xcf - 0xc0] = {K_FIXED, 9, 0, 1},     /* uint64 */
+        [0xd0 - 0xc0] = {K_FIXED, 2, 0, 1},     /* int8 */
+        [0xd1 - 0xc0] = {K_FIXED, 3, 0, 1},     /* int16 */
+        [0xd2 - 0xc0] = {K_FIXED, 5, 0, 1},     /* int32 */
+        [0xd3 - 0xc0] = {K_FIXED, 9, 0, 1},     /* int64 */
+        [0xd4 - 0xc0] = {K_FIXED, 3, 0, 1},     /* fixext1: type, data */
+        [0xd5 - 0xc0] = {K_FIXED, 4, 0, 1},     /* fixext2 */
+        [0xd6 - 0xc0] = {K_FIXED, 6, 0, 1},     /* fixext4 (timestamp32) */
+        [0xd7 - 0xc0] = {K_FIXED, 10, 0, 1},    /* fixext8 (timestamp64) */
+        [0xd8 - 0xc0] = {K_FIXED, 18, 0, 1},    /* fixext16 */
+        [0xd9 - 0xc0] = {K_PAYLOAD, 2, 1, 1},   /* str8 */
+        [0xda - 0xc0] = {K_PAYLOAD, 3, 2, 1},   /* str16 */
+        [0xdb - 0xc0] = {K_PAYLOAD, 5, 4, 1},   /* str32 */
+        [0xdc - 0xc0] = {K_CONTAINER, 3, 2, 1}, /* array16 */
+        [0xdd - 0xc0] = {K_CONTAINER, 5, 4, 1}, /* array32 */
+        [0xde - 0xc0] = {K_CONTAINER, 3, 2, 2}, /* map16 */
+        [0xdf - 0xc0] = {K_CONTAINER, 5, 4, 2}, /* map32 */
 };
 
 int sku_prescan(const char *buf, size_t len, size_t max_size, unsigned max_depth, size_t *ret_len)
@@ -53,11 +102,9 @@ int sku_prescan(const char *buf, size_t len, size_t max_size, unsigned max_depth
 	remaining[0] = 1;
 
 	for (;;) {
-		enum kind kind;
-		size_t hdr;	     /* bytes of the header (or of the whole scalar) */
-		uint64_t n = 0;	     /* payload bytes or element count, from the header */
-		uint64_t budget;     /* bytes this element may take, leaving 1 per owed one */
-		unsigned mul = 1;    /* 2 for maps */
+		struct fmt f;
+		uint64_t n = 0;  /* payload bytes or element count, from the header */
+		uint64_t budget; /* bytes this element may take, leaving 1 per owed one */
 		uint8_t b;
 
 		owed--;
@@ -68,140 +115,68 @@ int sku_prescan(const char *buf, size_t len, size_t max_size, unsigned max_depth
 			goto need_more;
 		b = p[off];
 
-		if (b <= 0x7f || b >= 0xe0) {
-			/* fixint: by far the most common element; skip the dispatch below */
+		if (is_fixint(b)) {
+			/*
+			 * Runs of fixints (pid lists, small counters) take one tight loop. Each is
+			 * one byte already counted in owed, so off + owed stays within max_size.
+			 */
+			uint64_t run = remaining[depth];
+			size_t k = 0;
+
 			off++;
+			if (run > len - off)
+				run = len - off;
+			while (k < run && is_fixint(p[off + k]))
+				k++;
+			off += k;
+			remaining[depth] -= k;
+			owed -= k;
 			goto element_done;
 		}
 
 		if (b <= 0x8f) {
-			kind = K_CONTAINER, hdr = 1, n = b & 0x0f, mul = 2;
+			f = (struct fmt){K_CONTAINER, 1, 0, 2};
+			n = b & 0x0f;
 		} else if (b <= 0x9f) {
-			kind = K_CONTAINER, hdr = 1, n = b & 0x0f;
+			f = (struct fmt){K_CONTAINER, 1, 0, 1};
+			n = b & 0x0f;
 		} else if (b <= 0xbf) {
-			kind = K_PAYLOAD, hdr = 1, n = b & 0x1f;
+			f = (struct fmt){K_PAYLOAD, 1, 0, 1};
+			n = b & 0x1f;
 		} else {
-			switch (b) {
-			case 0xc0: /* nil */
-			case 0xc2: /* false */
-			case 0xc3: /* true */
-				kind = K_FIXED, hdr = 1;
-				break;
-			case 0xc1:
-				kind = K_INVALID, hdr = 1;
-				break;
-			case 0xc4: /* bin8 */
-			case 0xd9: /* str8 */
-				kind = K_PAYLOAD, hdr = 2;
-				break;
-			case 0xc5: /* bin16 */
-			case 0xda: /* str16 */
-				kind = K_PAYLOAD, hdr = 3;
-				break;
-			case 0xc6: /* bin32 */
-			case 0xdb: /* str32 */
-				kind = K_PAYLOAD, hdr = 5;
-				break;
-			case 0xc7: /* ext8: len, type */
-				kind = K_PAYLOAD, hdr = 3;
-				break;
-			case 0xc8: /* ext16 */
-				kind = K_PAYLOAD, hdr = 4;
-				break;
-			case 0xc9: /* ext32 */
-				kind = K_PAYLOAD, hdr = 6;
-				break;
-			case 0xcc: /* uint8 */
-			case 0xd0: /* int8 */
-				kind = K_FIXED, hdr = 2;
-				break;
-			case 0xcd: /* uint16 */
-			case 0xd1: /* int16 */
-				kind = K_FIXED, hdr = 3;
-				break;
-			case 0xca: /* float32 */
-			case 0xce: /* uint32 */
-			case 0xd2: /* int32 */
-				kind = K_FIXED, hdr = 5;
-				break;
-			case 0xcb: /* float64 */
-			case 0xcf: /* uint64 */
-			case 0xd3: /* int64 */
-				kind = K_FIXED, hdr = 9;
-				break;
-			case 0xd4: /* fixext1..16: type byte, then 1..16 data bytes */
-			case 0xd5:
-			case 0xd6:
-			case 0xd7:
-			case 0xd8:
-				kind = K_FIXED, hdr = 2 + ((size_t)1 << (b - 0xd4));
-				break;
-			case 0xdc: /* array16 */
-				kind = K_CONTAINER, hdr = 3;
-				break;
-			case 0xdd: /* array32 */
-				kind = K_CONTAINER, hdr = 5;
-				break;
-			case 0xde: /* map16 */
-				kind = K_CONTAINER, hdr = 3, mul = 2;
-				break;
-			default: /* 0xdf map32 */
-				kind = K_CONTAINER, hdr = 5, mul = 2;
-				break;
-			}
+			f = fmts[b - 0xc0];
 		}
 
-		if (kind == K_INVALID)
+		if (f.kind == K_INVALID)
 			return -EBADMSG;
-		if (hdr > budget)
+		if (f.hdr > budget)
 			return -EMSGSIZE;
-		if (hdr > len - off)
+		if (f.hdr > len - off)
 			goto need_more;
+		if (f.lenbytes == 1)
+			n = p[off + 1];
+		else if (f.lenbytes == 2)
+			n = be16(p + off + 1);
+		else if (f.lenbytes == 4)
+			n = be32(p + off + 1);
+		n *= f.mul;
 
-		/* Multi-byte lengths; the one-byte forms already set n above. */
-		if (b >= 0xc4) {
-			switch (b) {
-			case 0xc4:
-			case 0xc7:
-			case 0xd9:
-				n = p[off + 1];
-				break;
-			case 0xc5:
-			case 0xc8:
-			case 0xda:
-			case 0xdc:
-			case 0xde:
-				n = be16(p + off + 1);
-				break;
-			case 0xc6:
-			case 0xc9:
-			case 0xdb:
-			case 0xdd:
-			case 0xdf:
-				n = be32(p + off + 1);
-				break;
-			default:
-				break;
-			}
-		}
-		n *= mul;
-
-		/* Both terms are at most 2^33 + 9, so the sum cannot wrap. */
-		if (hdr + n > budget)
+		/* Both terms are at most 2^33 + 18, so the sum cannot wrap. */
+		if (f.hdr + n > budget)
 			return -EMSGSIZE;
 
-		if (kind == K_CONTAINER) {
+		if (f.kind == K_CONTAINER) {
 			if (depth + 1 > max_depth)
 				return -EBADMSG;
-			off += hdr;
+			off += f.hdr;
 			if (n > 0) {
 				remaining[++depth] = n;
 				owed += n;
 			}
 		} else {
-			if (n > len - off - hdr)
+			if (n > len - off - f.hdr)
 				goto need_more;
-			off += hdr + (size_t)n;
+			off += f.hdr + (size_t)n;
 		}
 
 	element_done:

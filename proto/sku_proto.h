@@ -77,7 +77,9 @@ int sku_prescan(const char *buf, size_t len, size_t max_size, unsigned max_depth
 
 /*
  * A decoded message. Views point into the msgpack_object tree (owned by the caller's
- * msgpack_zone), valid until that zone is freed.
+ * msgpack_zone) and, for str/bin/ext bytes, into the decoded buffer itself: msgpack-c does not
+ * copy them. Valid until that zone is freed or those bytes are moved or overwritten, whichever
+ * comes first (a connection must not compact its read buffer while a message is in use).
  */
 struct sku_msg {
 	enum sku_msg_type type;
@@ -92,14 +94,23 @@ struct sku_msg {
 /*
  * Decode exactly one pre-scanned message of len bytes into ret (objects allocated in zone).
  * Returns 0, or -EBADMSG when the bytes are not a valid msgpack-rpc message; then *ret_why
- * says why (static string) and ret->msgid is set if it could be read (else 0).
- * Request params must be [] (args == NULL) or [map] (args points at the map); anything
- * else is -EBADMSG ("params must be [] or [map]").
+ * says why (static string) and ret->msgid is set if it could be read (else 0). -ENOMEM
+ * (*ret_why "out of memory") when the zone cannot grow. Bytes left over after one message are
+ * -EBADMSG too: pass exactly the length sku_prescan() returned.
+ * Request and notification params must be [] (args == NULL) or [map] (args points at the
+ * map); anything else is -EBADMSG ("params must be [] or [map]"). A method is 1..255 bytes of
+ * valid UTF-8 without NUL. A response's error is nil or a map, and result is nil when error
+ * is a map.
  */
 int sku_decode(const char *buf, size_t len, msgpack_zone *zone, struct sku_msg *ret,
 	       const char **ret_why);
 
-/* Encoders. Each appends exactly one complete message (or its head) through pk. */
+/*
+ * Encoders. Each appends exactly one complete message (or its head) through pk.
+ * All return 0; -EINVAL for a NULL/empty method (or one over 255 bytes) or a NULL key, in
+ * which case nothing was written; -EMSGSIZE for a string over 4 GiB; -ENOMEM when the
+ * packer's write callback fails, in which case the output holds a partial message.
+ */
 int sku_pack_request_head(msgpack_packer *pk, uint32_t msgid, const char *method);
 /* then the caller packs the params array: msgpack_pack_array(pk, 0) or 1 + a map */
 int sku_pack_response_head(msgpack_packer *pk, uint32_t msgid); /* [1, id, nil, ...] */
@@ -108,7 +119,7 @@ int sku_pack_error(msgpack_packer *pk, uint32_t msgid, int code, const char *mes
 int sku_pack_notify_head(msgpack_packer *pk, const char *method); /* [2, m, [ ... */
 /* then the caller packs exactly one map (the notification's single parameter) */
 
-/* Packing helpers for maps with C-string keys. */
+/* Packing helpers for maps with C-string keys; sku_pack_error()'s NULL message is "". */
 int sku_pack_str(msgpack_packer *pk, const char *s);
 int sku_pack_kv_int(msgpack_packer *pk, const char *key, int64_t v);
 int sku_pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v);
@@ -127,6 +138,10 @@ const msgpack_object *sku_map_get(const msgpack_object *map, const char *key);
  * A method declares its arguments; sku_args_bind() checks the request's map against them
  * (unknown keys, missing required keys, wrong types) and fills argv[i] with the value for
  * spec[i] (NULL when absent). On failure returns -EINVAL and writes a message to err.
+ * args may be NULL (params []) or a map; argv has room for nspec <= SKU_MAX_ARGS entries;
+ * err may be NULL. An explicit nil counts as absent for an optional argument and as a wrong
+ * type for a required one. Argument names echoed into err are cut to 64 bytes of printable
+ * ASCII ('?' for anything else), since they come from the peer.
  */
 enum sku_arg_type {
 	SKU_ARG_INT,	/* positive or negative integer */
@@ -149,7 +164,10 @@ struct sku_argspec {
 int sku_args_bind(const msgpack_object *args, const struct sku_argspec *spec, size_t nspec,
 		  const msgpack_object **argv, char *err, size_t errlen);
 
-/* Typed readers for bound arguments. Return 0, or -ERANGE/-EINVAL when the value does not fit. */
+/*
+ * Typed readers for bound arguments. Return 0, or -ERANGE (integer above INT64_MAX) / -EINVAL
+ * (NULL or wrong type) when the value does not fit; *ret is untouched then.
+ */
 int sku_obj_int64(const msgpack_object *o, int64_t *ret);
 int sku_obj_double(const msgpack_object *o, double *ret);
 
@@ -157,7 +175,9 @@ int sku_obj_double(const msgpack_object *o, double *ret);
  * Default socket path, resolved identically by the daemon and every client:
  * explicit (non-NULL, non-empty) > env_socket ($SKYUTILD_SOCKET) > xdg_runtime_dir/skyutild/
  * skyutild.sock > /run/skyutild/skyutild.sock for uid 0 > /tmp/skyutild-<uid>/skyutild.sock.
- * Returns 0, or -ENAMETOOLONG when the result does not fit buf or a sockaddr_un.
+ * An XDG_RUNTIME_DIR that is not absolute is ignored, as the XDG base directory spec says.
+ * Returns 0, or -ENAMETOOLONG when the result (with its NUL) does not fit buf or a
+ * sockaddr_un's sun_path; buf is untouched then. -EINVAL when buf is NULL.
  */
 int sku_socket_path(const char *explicit_path, const char *env_socket, const char *xdg_runtime_dir,
 		    uid_t uid, char *buf, size_t buflen);
