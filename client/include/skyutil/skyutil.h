@@ -67,7 +67,10 @@ SKYUTIL_EXPORT int skyutil_default_socket_path(char *buf, size_t buflen);
 
 /*
  * Connect to the daemon at path (NULL: the default path). *ret_client is owned by the
- * caller; release it with skyutil_client_free(). -ENOENT / -ECONNREFUSED: no daemon.
+ * caller; release it with skyutil_client_free(). -ENOENT / -ECONNREFUSED: no daemon;
+ * -ETIMEDOUT: the daemon's backlog stayed full for timeout_ms (< 0: 5000).
+ * A client does not reconnect: once the connection is lost every call returns -EPIPE
+ * (or the error that broke it) and the caller opens a new client.
  */
 SKYUTIL_EXPORT int skyutil_client_open(const char *path, int timeout_ms,
 				       skyutil_client **ret_client);
@@ -76,6 +79,12 @@ SKYUTIL_EXPORT void skyutil_client_free(skyutil_client *client);
 
 /* Default per-call timeout (ms) for calls given timeout_ms < 0. Initially 5000. */
 SKYUTIL_EXPORT void skyutil_client_set_timeout(skyutil_client *client, int timeout_ms);
+
+/*
+ * Message of the last remote error (SKYUTIL_EREMOTE) a call on client received, "" if the
+ * last call did not fail remotely. Owned by the client, valid until its next call. Never NULL.
+ */
+SKYUTIL_EXPORT const char *skyutil_client_last_error(const skyutil_client *client);
 
 /* Round trip; returns 0. */
 SKYUTIL_EXPORT int skyutil_ping(skyutil_client *client, int timeout_ms);
@@ -105,8 +114,14 @@ SKYUTIL_EXPORT int skyutil_call(skyutil_client *client, const char *method, cons
 /*
  * Event-loop integration. The fd becomes readable when the daemon sent something;
  * skyutil_client_process() reads what is there without blocking and delivers each
- * notification to the callback (method name, msgpack bytes of its single param map).
- * Returns the number of notifications delivered, or a negative error (-EPIPE: daemon gone).
+ * notification to the callback (method name, msgpack bytes of its single param map; both
+ * valid during the callback only). Returns the number of notifications delivered, or a
+ * negative error (-EPIPE: daemon gone).
+ * Notifications that arrive while a call waits for its reply are queued (bounded: past
+ * 65536 the connection fails with -ENOBUFS) and delivered by the next
+ * skyutil_client_process(): call it after calls, not only when the fd is readable. Without a
+ * callback they stay queued (skyutil_proc_wait() takes its exit events from that queue).
+ * The callback may make calls on the client but must not free it.
  */
 typedef void (*skyutil_event_cb)(const char *method, const void *params, size_t len,
 				 void *userdata);
@@ -223,7 +238,10 @@ SKYUTIL_EXPORT int skyutil_proc_children(skyutil_client *client, struct skyutil_
 struct skyutil_kill_result {
 	size_t signalled, killed, already_gone;
 };
-/* proc.kill_tree; signal 0 means SIGTERM; grace_s < 0 means the default (10 s). */
+/*
+ * proc.kill_tree; signal 0 means SIGTERM; grace_s < 0 means the default (10 s). The reply
+ * comes once the tree is gone, so timeout_ms < 0 means the client's timeout plus the grace.
+ */
 SKYUTIL_EXPORT int skyutil_proc_kill_tree(skyutil_client *client, struct skyutil_proc_id id,
 					  int signal, double grace_s, int include_root,
 					  int timeout_ms, struct skyutil_kill_result *ret_result);
@@ -235,52 +253,119 @@ SKYUTIL_EXPORT int skyutil_proc_guard(skyutil_client *client, struct skyutil_pro
 SKYUTIL_EXPORT int skyutil_proc_unguard(skyutil_client *client, int64_t guard_id, int timeout_ms);
 
 /* ---------------------------------------------------------------- in-process helpers */
-/* Same semantics as SkyPilot's upstream Python helpers (docs/libskyutil.3.scd). */
+/*
+ * Same semantics as SkyPilot's upstream Python helpers (sky/utils/common_utils.py,
+ * subprocess_utils.py; docs/libskyutil.3.scd). No daemon involved; thread-safe; no global
+ * state.
+ */
 
 /*
- * Last n lines of a file, read backwards in chunks. Each line but the last keeps its '\n';
- * '\r' is stripped; invalid UTF-8 is kept as is. *ret_lines (an array of *ret_n
- * NUL-terminated strings) is owned by the caller: skyutil_lines_free(lines, n).
- * -ENOENT, -EISDIR, -EINVAL (n < 0).
+ * Last n lines of a file, read backwards in chunks until more than n newlines were seen (a
+ * 3 GiB log costs what its tail costs). Lines are split on '\n' only; trailing '\r's are
+ * stripped from every line (Python's rstrip('\r')); every line but the last ends with '\n',
+ * the last never does (also when the file ends with a newline). Bytes are returned as they
+ * are: invalid UTF-8 is not replaced (see skyutil_utf8_replace()).
+ * *ret_lines (an array of *ret_n NUL-terminated strings, oldest first; NULL when *ret_n is 0:
+ * n == 0 or an empty file) is owned by the caller: skyutil_lines_free(lines, n).
+ * Only regular files and block devices are read. -ENOENT, -EACCES, -EISDIR (directory),
+ * -EINVAL (n < 0, NULL arguments, another file type), -EAGAIN (the file kept shrinking while
+ * being read), -ENOMEM.
  */
 SKYUTIL_EXPORT int skyutil_read_last_n_lines(const char *path, long n, char ***ret_lines,
 					     size_t *ret_n);
+/*
+ * The same, and when ret_lens is non-NULL the byte length of each line (a line may contain
+ * NUL bytes): *ret_lens (*ret_n entries, NULL when none) is owned by the caller: skyutil_free.
+ */
+SKYUTIL_EXPORT int skyutil_read_last_n_lines_len(const char *path, long n, char ***ret_lines,
+						 size_t **ret_lens, size_t *ret_n);
+/* Free n lines and the array; NULL is fine. */
 SKYUTIL_EXPORT void skyutil_lines_free(char **lines, size_t n);
 
 /*
  * Hash a file with OpenSSL EVP: algo is "md5", "sha1", "sha256", "sha512" (case-insensitive).
- * hex != 0: *ret_digest is a lowercase hex NUL-terminated string; else raw bytes.
- * *ret_digest is owned by the caller (skyutil_free). -EINVAL for an unknown algorithm.
+ * hex != 0: *ret_digest is a lowercase hex NUL-terminated string and *ret_len its strlen;
+ * else *ret_digest holds *ret_len raw digest bytes. *ret_digest is owned by the caller
+ * (skyutil_free). Reads until EOF with a 256 KiB buffer. -EINVAL for an unknown algorithm or
+ * a file that is not a regular file or block device, -EISDIR, -ENOENT, -EOPNOTSUPP when
+ * OpenSSL refuses the algorithm (md5 under FIPS).
  */
 SKYUTIL_EXPORT int skyutil_hash_file(const char *path, const char *algo, int hex,
 				     unsigned char **ret_digest, size_t *ret_len);
 
 /*
- * First port >= start_port that can be bound on all interfaces (no SO_REUSEADDR), as upstream.
+ * First port in start_port..65534 that can be bound on all interfaces (INADDR_ANY, no
+ * SO_REUSEADDR, so ports in TIME_WAIT are busy), as upstream; start_port 0 yields 0, as
+ * upstream. The port is released again: another process may take it before the caller does.
  * -EADDRNOTAVAIL when none; -EINVAL when start_port is outside 0..65535.
  */
 SKYUTIL_EXPORT int skyutil_find_free_port(int start_port, int *ret_port);
 
-/* Base-36 of a hex string of any length (optional 0x). -EINVAL for invalid or negative input.
- * *ret_str owned by the caller (skyutil_free). */
+/* Longest hex input (significant digits) skyutil_base36_encode() accepts; conversion is
+ * quadratic in the length. Upstream inputs are at most 32 digits. */
+#define SKYUTIL_BASE36_MAX_DIGITS 65536
+
+/*
+ * Base 36 (digits 0-9a-z) of a hex string of any length, parsed as Python's int(hex, 16):
+ * surrounding ASCII whitespace, a sign, an optional 0x/0X prefix, single underscores between
+ * digits. -EINVAL for invalid or negative input (upstream loops forever on it; "-0" is "0"),
+ * -E2BIG above SKYUTIL_BASE36_MAX_DIGITS. Non-ASCII digits and spaces, which Python accepts,
+ * are invalid here. *ret_str owned by the caller (skyutil_free).
+ */
 SKYUTIL_EXPORT int skyutil_base36_encode(const char *hex, char **ret_str);
 
-/* Upstream format_float: integral values print without decimals, others with precision
- * decimals. *ret_str owned by the caller (skyutil_free). */
+/* Largest precision for skyutil_format_float(): a double has at most 1074 fraction digits. */
+#define SKYUTIL_FORMAT_FLOAT_MAX_PRECISION 1074
+
+/*
+ * Upstream format_float: integral values print without decimals ("5", "-0", all digits of
+ * 1e300), others with precision decimals, correctly rounded (half-even on the binary value,
+ * as Python); always '.', whatever the locale; "nan", "inf", "-inf". An integer argument of
+ * upstream is the integral double here (exact up to 2^53). -EINVAL for precision outside
+ * 0..SKYUTIL_FORMAT_FLOAT_MAX_PRECISION. *ret_str owned by the caller (skyutil_free).
+ */
 SKYUTIL_EXPORT int skyutil_format_float(double num, int precision, char **ret_str);
 
-/* Upstream truncate_long_string, counting UTF-8 characters. -EILSEQ for invalid UTF-8.
- * *ret_str owned by the caller (skyutil_free). */
+/*
+ * Upstream truncate_long_string(s, max_length, truncate_middle), counting characters (code
+ * points) as Python does, so a multibyte character is never cut. End mode keeps whole words
+ * up to max_length, pads with the next characters to max_length and appends "..." (result up
+ * to max_length + 3 characters); middle mode keeps head and tail around "..." (max_length
+ * characters; "..." when max_length <= 3). Python's slice rules apply to a negative
+ * max_length. -EILSEQ for invalid UTF-8 (overlongs and surrogates included).
+ * *ret_str owned by the caller (skyutil_free).
+ */
 SKYUTIL_EXPORT int skyutil_truncate_long_string(const char *s, long max_length,
 						int truncate_middle, char **ret_str);
 
-/* max(4, cpu_count - 1), x4 when cloud is "kubernetes" (any case; NULL: none). */
+/*
+ * What Python's data.decode('utf-8', errors='replace') yields: each maximal invalid
+ * subsequence becomes U+FFFD. *ret_str (NUL-terminated, *ret_len bytes without the NUL when
+ * ret_len is non-NULL) owned by the caller (skyutil_free).
+ */
+SKYUTIL_EXPORT int skyutil_utf8_replace(const void *data, size_t len, char **ret_str,
+					size_t *ret_len);
+
+/*
+ * Upstream get_parallel_threads: max(4, cpu_count - 1), x4 when cloud.lower() is
+ * "kubernetes" (NULL or "": x1). Pass a container-correct cpu_count (skyutil_facts.cpu_count);
+ * upstream uses os.cpu_count(). Saturates at INT64_MAX.
+ */
 SKYUTIL_EXPORT int64_t skyutil_parallel_threads(int64_t cpu_count, const char *cloud);
-/* max(1, min((nofile_soft - 100) / fds_per_source, parallel_threads)). */
+/*
+ * Upstream get_max_workers_for_file_mounts with its inputs explicit:
+ * min(max((nofile_soft - 100) // fds_per_source, 1), skyutil_parallel_threads(cpu_count,
+ * cloud)). nofile_soft SKYUTIL_UNLIMITED means no descriptor bound; fds_per_source below 1
+ * counts as 1 (upstream's is at least 5: skyutil_fds_per_source()).
+ */
 SKYUTIL_EXPORT int64_t skyutil_max_workers_for_file_mounts(int64_t nofile_soft,
 							   int64_t fds_per_source,
 							   int64_t cpu_count, const char *cloud);
-/* 5 x entries of the largest directory among paths (non-directories ignored), at least 5. */
+/*
+ * Upstream fd_per_rsync: 5 x the number of entries (hidden ones included, one level) of the
+ * largest directory among the n paths, at least 5. Paths that are not directories (symlinks
+ * are followed), NULL entries and directories that cannot be read are ignored.
+ */
 SKYUTIL_EXPORT int64_t skyutil_fds_per_source(const char *const *paths, size_t n);
 
 #ifdef __cplusplus
