@@ -10,7 +10,8 @@ opts="-Dwerror=true"
 suites=""
 if [ "${1:-}" = "--sanitize" ]; then
 	builddir=build-asan
-	opts="$opts -Db_sanitize=address,undefined -Db_lundef=false"
+	# Also the build without libsystemd, so the native sd_notify/LISTEN_FDS code is tested too.
+	opts="$opts -Db_sanitize=address,undefined -Db_lundef=false -Dsystemd=disabled"
 	# Building Debian packages again under ASan proves nothing new and takes minutes.
 	suites="--no-suite packaging"
 	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
