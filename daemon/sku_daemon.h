@@ -20,6 +20,8 @@ struct sku_server;
 struct sku_conn;
 struct sku_facts;   /* facts module state (daemon/facts/) */
 struct sku_procmod; /* process-watching module state (daemon/proc/) */
+struct sku_call;
+struct sku_notify; /* notify.c */
 
 /* Who is on the other end of a connection, from SO_PEERCRED at accept time. */
 struct sku_peer {
@@ -40,6 +42,7 @@ struct sku_config {
 	unsigned max_batch;
 	unsigned idle_timeout_ms; /* a partial message older than this closes the conn */
 	int verbosity;		  /* 0 warnings, 1 info, 2 debug */
+	bool debug_methods;	  /* --enable-debug-methods: test-only methods (h_debug.c) */
 };
 
 /* Counters exported by daemon.metrics. Owned by the server; modules increment. */
@@ -66,6 +69,28 @@ struct sku_server {
 	struct sku_facts *facts;     /* owned; NULL until sku_facts_init */
 	struct sku_procmod *proc;    /* owned; NULL until sku_proc_init */
 	uint64_t next_id;	     /* source of watch/subscription/guard ids */
+
+	/*
+	 * Gauges kept current by the modules that own the objects (daemon.metrics, STATUS=).
+	 * A module changing them calls sku_notify_status_changed() so STATUS= follows.
+	 */
+	unsigned nwatches;	/* proc.watch watches alive */
+	unsigned nguards;	/* proc.guard guards alive */
+	unsigned nsubscriptions; /* facts.subscribe subscriptions alive */
+
+	/* Owned by server.c. */
+	uint64_t started_ns;
+	bool listening;		/* the listener handle is open */
+	bool unlink_socket;	/* we bound the path (not socket activation): remove it at exit */
+	int lock_fd;		/* flock on "<socket>.lock" for the daemon's life; -1 if none */
+	char lock_path[128];
+	uv_timer_t stop_timer;	/* bounds the drain at shutdown */
+	bool stop_timer_open;
+	bool stopped;		/* on_stopped has run */
+	void (*on_stopped)(struct sku_server *srv);
+	struct sku_call *deferred; /* calls a handler kept (SKU_CALL_DEFERRED), dispatch.c */
+	unsigned ndeferred;
+	struct sku_notify *notify; /* owned by notify.c; NULL until sku_notify_init */
 };
 
 /*
@@ -116,6 +141,15 @@ struct sku_call {
 	msgpack_packer pk;   /* packs the result (exactly one object) into buf */
 	int err;	     /* wire error code set by sku_call_error, else 0 */
 	char errmsg[256];
+
+	/*
+	 * For deferred calls, set by the handler before it returns SKU_CALL_DEFERRED.
+	 * cancel (optional) abandons the work at shutdown: it must release what the handler
+	 * holds and end with sku_call_finish(). ctx is the handler's own state.
+	 */
+	void (*cancel)(struct sku_call *call);
+	void *ctx;
+	struct sku_call *next, *prev; /* srv->deferred list, dispatch.c */
 };
 
 /*
@@ -174,5 +208,113 @@ void sku_log(enum sku_log_level level, const char *fmt, ...) __attribute__((form
 
 /* Monotonic nanoseconds (uv_hrtime). */
 uint64_t sku_now_ns(void);
+
+/* ------------------------------------------------------------------ server.c */
+
+/*
+ * Set up srv on loop with a copy of cfg (strings borrowed: they must outlive srv).
+ * Nothing is opened yet.
+ */
+void sku_server_init(struct sku_server *srv, uv_loop_t *loop, const struct sku_config *cfg);
+/*
+ * Listen on activated_fd (a listening socket from sku_activation_take(), owned by srv from
+ * here on, even on failure) or, when it is -1, on cfg.socket_path created safely (directory
+ * checks, lock, stale-socket takeover, umask'd bind, group). Then start accepting.
+ * Returns 0 or a negative errno; -EADDRINUSE means another daemon is live on the path
+ * (already logged, as is every failure).
+ */
+int sku_server_listen(struct sku_server *srv, int activated_fd);
+/*
+ * Begin a graceful stop: stop accepting, stop reading, let in-flight replies (and deferred
+ * calls, for a bounded time) finish, then close every connection and call on_stopped once.
+ * Calling it again cuts the wait short.
+ */
+void sku_server_stop(struct sku_server *srv, void (*on_stopped)(struct sku_server *srv));
+/* Close the server's own handles, remove the socket and lock file. After on_stopped. */
+void sku_server_done(struct sku_server *srv);
+/* server.c → conn.c: a connection ended (its handles are closed). */
+void sku_server_conn_gone(struct sku_server *srv);
+
+/* -------------------------------------------------------------------- conn.c */
+
+/* Accept one pending connection on the listener (called from the connection callback). */
+void sku_conn_accept(struct sku_server *srv);
+/*
+ * Stop reading and close once nothing is left to write and no deferred call is pending
+ * (shutdown, half-closed peers, protocol errors).
+ */
+void sku_conn_drain(struct sku_conn *conn);
+/* Close now: pending output is dropped, hooks run, deferred calls finish into the void. */
+void sku_conn_close(struct sku_conn *conn);
+/* The server's live connections, for shutdown. */
+struct sku_conn *sku_conn_next(struct sku_conn *conn);
+/* dispatch.c → conn.c: a deferred call of this connection finished. */
+void sku_conn_call_done(struct sku_conn *conn);
+/* dispatch.c → conn.c: a call on this connection was deferred. */
+void sku_conn_call_deferred(struct sku_conn *conn);
+
+/* ---------------------------------------------------------------- dispatch.c */
+
+/* Answer one decoded request (or ignore a client notification). */
+void sku_dispatch(struct sku_conn *conn, const struct sku_msg *msg);
+/*
+ * Send an error response [1, msgid, {code, name, message}, nil] and count it.
+ * Returns as sku_conn_send.
+ */
+int sku_send_error(struct sku_conn *conn, uint32_t msgid, enum sku_err code, const char *message);
+/* Shutdown: cancel every deferred call that has a cancel hook. */
+void sku_dispatch_cancel_deferred(struct sku_server *srv);
+
+/* ----------------------------------------------------------------- methods.c */
+
+/* Make the test-only methods of h_debug.c visible (--enable-debug-methods). */
+void sku_methods_enable_debug(bool enable);
+extern const struct sku_method_table sku_debug_methods;
+
+/* ----------------------------------------------------------------- metrics.c */
+
+#define SKU_LATENCY_BUCKETS 12
+/* Count one answered request that took ns nanoseconds. */
+void sku_metrics_observe(struct sku_metrics *m, uint64_t ns);
+/*
+ * Render srv's counters in the Prometheus text exposition format. On success *ret_text is
+ * a malloc'd NUL-terminated string the caller frees, *ret_len its length.
+ */
+int sku_metrics_render(const struct sku_server *srv, char **ret_text, size_t *ret_len);
+
+/* ------------------------------------------------------------------ notify.c */
+
+/*
+ * Service manager readiness protocol ($NOTIFY_SOCKET, sd_notify(3)). Every function is a
+ * no-op when the daemon was not started with NOTIFY_SOCKET. Init also arms the watchdog
+ * timer at half of $WATCHDOG_USEC (when WATCHDOG_PID is unset or ours).
+ */
+int sku_notify_init(struct sku_server *srv);
+void sku_notify_ready(struct sku_server *srv);
+/* Clients or watches changed: STATUS= is refreshed (coalesced, at most every 100 ms). */
+void sku_notify_status_changed(struct sku_server *srv);
+void sku_notify_stopping(struct sku_server *srv);
+/* Close the timers and the socket. */
+void sku_notify_done(struct sku_server *srv);
+/* Send one state string ("READY=1\nSTATUS=...") now; 0 or negative errno. */
+int sku_notify_send(struct sku_server *srv, const char *state);
+
+/* -------------------------------------------------------------- activation.c */
+
+/*
+ * The listening socket passed by the service manager (systemd LISTEN_FDS, launchd), if any.
+ * Call it before anything opens a file descriptor: passed fds it does not use are closed,
+ * and a lying LISTEN_FDS must not name a descriptor of our own. Returns 0 with *ret_fd = the fd (ours now, O_CLOEXEC) or -1 when none was passed;
+ * negative errno when something was passed but is unusable (not a listening Unix stream
+ * socket). The activation environment is consumed (unset).
+ */
+int sku_activation_take(int *ret_fd);
+/* The platform's own mechanism (launchd on macOS; none on Linux), same contract. */
+int sku_activation_platform(int *ret_fd);
+
+/* ------------------------------------------------------------- peer_<os>.c */
+
+/* Credentials of the peer of connected Unix socket fd. 0 or negative errno. */
+int sku_peer_get(int fd, struct sku_peer *ret);
 
 #endif
