@@ -158,21 +158,9 @@ static int run_tail(const struct cli_opts *opts, skyutil_client *client, int arg
 	return fflush(stdout) == 0 ? CLI_OK : CLI_LOCAL;
 }
 
-/* The algorithms skyutil_hash_file() takes; checked first so a typo is a usage error. */
-static bool known_algo(const char *algo)
-{
-	static const char *const algos[] = {"md5", "sha1", "sha256", "sha512"};
-	size_t i;
-
-	for (i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
-		if (strcasecmp(algo, algos[i]) == 0)
-			return true;
-	return false;
-}
-
 static int run_hash(const struct cli_opts *opts, skyutil_client *client, int argc, char **argv)
 {
-	static const char text[] = "[--algo md5|sha1|sha256|sha512] FILE...";
+	static const char text[] = "[--algo md5|sha1|sha224|sha256|sha384|sha512] FILE...";
 	struct args a = {argc, argv, 1};
 	const char *algo = "sha256", *value;
 	int first_file = 0, i, rc = CLI_OK;
@@ -194,7 +182,7 @@ static int run_hash(const struct cli_opts *opts, skyutil_client *client, int arg
 	}
 	if (!first_file || first_file >= argc)
 		return usage("hash", text);
-	if (!known_algo(algo)) {
+	if (!skyutil_hash_algo_known(algo)) {
 		fprintf(stderr, "skyutil hash: unknown algorithm %s\n", algo);
 		return CLI_USAGE;
 	}
@@ -301,8 +289,8 @@ static int run_parallel_threads(const struct cli_opts *opts, skyutil_client *cli
 const struct cli_cmd cli_helper_cmds[] = {
         {"tail", "[-n N] FILE", "last N lines of FILE (default 10), read from the end", false,
          run_tail},
-        {"hash", "[--algo A] FILE...", "md5/sha1/sha256/sha512 digest of files (default sha256)",
-         false, run_hash},
+        {"hash", "[--algo A] FILE...",
+         "md5/sha1/sha224/sha256/sha384/sha512 digest of files (default sha256)", false, run_hash},
         {"free-port", "[START]", "first port >= START (default 1024) free on all interfaces", false,
          run_free_port},
         {"parallel-threads", "[--cloud C] [--cpus N]",

@@ -18,7 +18,8 @@
 /* Upstream's buffer (2**18 bytes): large enough that syscalls do not dominate. */
 #define HASH_BUF (256 * 1024)
 
-static const char *const hash_algos[] = {"md5", "sha1", "sha256", "sha512"};
+/* What upstream callers use through hashlib; all are OpenSSL EVP digests. */
+static const char *const hash_algos[] = {"md5", "sha1", "sha224", "sha256", "sha384", "sha512"};
 
 static const char *canonical_algo(const char *algo)
 {
@@ -30,6 +31,11 @@ static const char *canonical_algo(const char *algo)
 		if (strcasecmp(algo, hash_algos[i]) == 0)
 			return hash_algos[i];
 	return NULL;
+}
+
+SKYUTIL_EXPORT int skyutil_hash_algo_known(const char *algo)
+{
+	return canonical_algo(algo) != NULL;
 }
 
 static int digest_fd(int fd, EVP_MD_CTX *ctx, unsigned char *buf)

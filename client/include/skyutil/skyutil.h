@@ -283,7 +283,8 @@ SKYUTIL_EXPORT int skyutil_read_last_n_lines_len(const char *path, long n, char 
 SKYUTIL_EXPORT void skyutil_lines_free(char **lines, size_t n);
 
 /*
- * Hash a file with OpenSSL EVP: algo is "md5", "sha1", "sha256", "sha512" (case-insensitive).
+ * Hash a file with OpenSSL EVP: algo is "md5", "sha1", "sha224", "sha256", "sha384" or
+ * "sha512" (case-insensitive; see skyutil_hash_algo_known()).
  * hex != 0: *ret_digest is a lowercase hex NUL-terminated string and *ret_len its strlen;
  * else *ret_digest holds *ret_len raw digest bytes. *ret_digest is owned by the caller
  * (skyutil_free). Reads until EOF with a 256 KiB buffer. -EINVAL for an unknown algorithm or
@@ -292,6 +293,8 @@ SKYUTIL_EXPORT void skyutil_lines_free(char **lines, size_t n);
  */
 SKYUTIL_EXPORT int skyutil_hash_file(const char *path, const char *algo, int hex,
 				     unsigned char **ret_digest, size_t *ret_len);
+/* 1 when skyutil_hash_file() accepts algo, else 0 (NULL is fine). */
+SKYUTIL_EXPORT int skyutil_hash_algo_known(const char *algo);
 
 /*
  * First port in start_port..65534 that can be bound on all interfaces (INADDR_ANY, no
