@@ -98,7 +98,7 @@ static bool path_under(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static bool has_dotdot(const char *path)
+bool sku_path_has_dotdot(const char *path)
 {
 	for (const char *p = path; (p = strstr(p, "..")); p += 2)
 		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
@@ -188,7 +188,7 @@ static int translate_fallback(const char *sysroot, const struct sku_mount *mt, c
 	int r;
 
 	ret->uncertain = true;
-	if (!has_dotdot(path)) {
+	if (!sku_path_has_dotdot(path)) {
 		for (const char *s = path; s && *s; s = strchr(s + 1, '/')) {
 			if (strcmp(s, "/") == 0)
 				break;
@@ -211,7 +211,7 @@ static int translate(const char *sysroot, const struct sku_mount *mt, const char
 	if (strlen(path) >= sizeof(ret->path))
 		return -ENAMETOOLONG;
 	strcpy(ret->path, path);
-	if (has_dotdot(path) || !path_under(path, mt->root))
+	if (sku_path_has_dotdot(path) || !path_under(path, mt->root))
 		return translate_fallback(sysroot, mt, path, ret);
 	rel = strcmp(mt->root, "/") == 0 ? path : path + strlen(mt->root);
 	r = join(sysroot, mt->point, rel, ret);

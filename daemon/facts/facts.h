@@ -118,6 +118,8 @@ struct sku_mounts {
  * On success the caller owns *ret and frees it with sku_mounts_done().
  */
 int sku_mounts_parse(const char *text, size_t len, struct sku_mounts *ret, unsigned *ret_bad);
+/* True when path has a ".." component. */
+bool sku_path_has_dotdot(const char *path);
 void sku_mounts_done(struct sku_mounts *m);
 
 /* Decode mountinfo octal escapes in place; returns the new length. */

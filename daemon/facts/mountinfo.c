@@ -176,6 +176,15 @@ static int parse_line(const char *p, const char *end, unsigned order, struct sku
 		free(mt->point);
 		return -ENOMEM;
 	}
+	/*
+	 * The kernel writes canonical absolute mount points. Anything else (only possible in a
+	 * --sysroot fixture) would let the joined paths escape the sysroot: not a mount we use.
+	 */
+	if (mt->point[0] != '/' || sku_path_has_dotdot(mt->point)) {
+		free(mt->root);
+		free(mt->point);
+		goto malformed;
+	}
 	mt->v2 = v2;
 	mt->ctrls = v2 ? 0 : superopt_ctrls(opts, olen);
 	mt->order = order;
