@@ -1,0 +1,144 @@
+"""CPU, memory, thread and worker helpers (pure-Python backend)."""
+
+import logging
+import os
+import resource
+
+import pytest
+
+import skyutil
+import upstream_ref
+from skyutil import _facts_py, helpers
+
+GIB = 1024**3
+
+
+@pytest.fixture(autouse=True)
+def _python(python_backend):
+    """These tests pin the pure-Python backend; test_backend covers both."""
+
+
+def test_cpu_count_is_cgroup_aware():
+    facts = _facts_py.compute_facts()
+    assert skyutil.get_cpu_count() == facts['cpu_count']
+    assert 1 <= skyutil.get_cpu_count() <= len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize('value,expected', [('2', 2), ('2.9', 2), ('8', 8),
+                                            (' 4 ', 4), ('1e1', 10),
+                                            ('0.5', 1), ('0', 1), ('-3', 1)])
+def test_cpu_env_override(monkeypatch, value, expected):
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', value)
+    assert skyutil.get_cpu_count() == expected
+
+
+def test_cpu_env_override_invalid(monkeypatch):
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', 'two')
+    with pytest.raises(ValueError, match='Failed to parse the number of CPUs'):
+        skyutil.get_cpu_count()
+
+
+def test_cpu_env_override_is_read_on_every_call(monkeypatch):
+    skyutil.get_cpu_count()
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', '37')
+    assert skyutil.get_cpu_count() == 37
+    monkeypatch.delenv('SKYPILOT_POD_CPU_CORE_LIMIT')
+    assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count']
+
+
+def test_env_read_through_replaced_os_environ(monkeypatch):
+    """A test harness may swap os.environ for a plain dict."""
+    monkeypatch.setattr(os, 'environ', {'SKYPILOT_POD_CPU_CORE_LIMIT': '3'})
+    assert skyutil.get_cpu_count() == 3
+
+
+def test_mem_size_is_effective_limit():
+    facts = _facts_py.compute_facts()
+    assert skyutil.get_mem_size_gb() == facts['mem_effective_bytes'] / GIB
+
+
+def test_mem_env_overrides(monkeypatch):
+    monkeypatch.setenv('SKYPILOT_POD_MEMORY_BYTES_LIMIT', str(3 * GIB))
+    assert skyutil.get_mem_size_gb() == 3.0
+    monkeypatch.setenv('SKYPILOT_POD_MEMORY_GB_LIMIT', '2.5')
+    assert skyutil.get_mem_size_gb() == 2.5  # GB wins over bytes
+
+
+@pytest.mark.parametrize('name,unit', [('SKYPILOT_POD_MEMORY_GB_LIMIT', 'GB'),
+                                       ('SKYPILOT_POD_MEMORY_BYTES_LIMIT',
+                                        'bytes')])
+def test_mem_env_override_invalid(monkeypatch, name, unit):
+    monkeypatch.setenv(name, 'lots')
+    with pytest.raises(ValueError,
+                       match=rf'Failed to parse the memory size from lots \({unit}\)'):
+        skyutil.get_mem_size_gb()
+
+
+@pytest.mark.parametrize('cloud', [None, 'kubernetes', 'Kubernetes', 'aws', ''])
+def test_parallel_threads(cloud):
+    expected = upstream_ref.get_parallel_threads(skyutil.get_cpu_count(), cloud)
+    assert skyutil.get_parallel_threads(cloud) == expected
+    assert skyutil.get_parallel_threads(cloud_str=cloud) == expected
+
+
+def test_parallel_threads_follow_cpu_override(monkeypatch):
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', '16')
+    assert skyutil.get_parallel_threads() == 15
+    assert skyutil.get_parallel_threads('kubernetes') == 60
+
+
+@pytest.fixture
+def nofile():
+    """Sets the soft RLIMIT_NOFILE for one test, restoring it after."""
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def set_soft(soft):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, saved[1]))
+
+    yield set_soft
+    resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+
+
+def _make_dir(tmp_path, name, entries):
+    path = tmp_path / name
+    path.mkdir()
+    for i in range(entries):
+        (path / f'f{i}').write_text('x')
+    return str(path)
+
+
+def test_max_workers_uses_largest_directory(tmp_path, nofile, monkeypatch):
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', '64')
+    nofile(1024)
+    mounts = {'/dst/a': _make_dir(tmp_path, 'a', 3),
+              '/dst/b': _make_dir(tmp_path, 'b', 40),
+              '/dst/f': str(tmp_path / 'a' / 'f0'),
+              '/dst/missing': str(tmp_path / 'missing')}
+    assert helpers.fds_per_source(mounts) == 200
+    # (1024 - 100) // 200 = 4 workers, below the 63 threads.
+    assert skyutil.get_max_workers_for_file_mounts(mounts) == 4
+    assert skyutil.get_max_workers_for_file_mounts({}) == 63
+    assert skyutil.get_max_workers_for_file_mounts(
+        {}, 'kubernetes') == 184  # (1024-100)//5, below 252 threads
+
+
+def test_max_workers_warns_once_for_low_limit(nofile, caplog, monkeypatch):
+    monkeypatch.setattr(helpers, '_fd_limit_warning_shown', False)
+    nofile(256)
+    with caplog.at_level(logging.WARNING, logger='skyutil'):
+        first = skyutil.get_max_workers_for_file_mounts({})
+        skyutil.get_max_workers_for_file_mounts({})
+    warnings = [r for r in caplog.records if 'descriptor limit' in r.message]
+    assert len(warnings) == 1
+    assert 'Open file descriptor limit (256) is low' in warnings[0].message
+    assert first == min(31, skyutil.get_parallel_threads())
+
+
+def test_max_workers_with_tiny_limit_is_one(nofile):
+    nofile(64)
+    assert skyutil.get_max_workers_for_file_mounts({}) == 1
+
+
+def test_max_workers_unlimited_nofile_is_thread_bound():
+    assert helpers.max_workers_for(None, 5, 8, None) == 7
+    assert helpers.max_workers_for(None, 5, 8, 'kubernetes') == 28
