@@ -1,15 +1,134 @@
-/* Placeholder until the proc module lands: no methods, nothing to set up. */
-#include "sku_daemon.h"
+/*
+ * proc.c - the process-watching module's life cycle and its file-descriptor budget.
+ *
+ * Each watched process costs one fd. The budget is the NOFILE limit (soft raised to hard)
+ * less a reserve for connections and the daemon's own files, so a full watch table answers
+ * RESOURCE_EXHAUSTED instead of starving accept(). Kill trees and guards may dip into half of
+ * the reserve: refusing to kill a tree because watches are full would be worse.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
-const struct sku_method_table sku_proc_methods = {NULL, 0};
+#include "proc_int.h"
+#include "procfs.h"
+
+#define EXIT_CACHE_ENTRIES 4096
+#define FD_RESERVE_BASE    64
+#define FD_LIMIT_CAP       (1u << 22) /* RLIM_INFINITY is not a number of fds */
+
+static unsigned nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_LIMIT_CAP)
+		return FD_LIMIT_CAP;
+	return (unsigned)rl.rlim_cur;
+}
+
+static void set_budget(struct sku_procmod *pm)
+{
+	unsigned limit = nofile_limit();
+	unsigned reserve = FD_RESERVE_BASE + pm->srv->cfg.max_connections;
+
+	/* With a tiny limit, still leave the daemon half of it. */
+	if (reserve > limit / 2)
+		reserve = limit / 2;
+	pm->fd_budget = limit - reserve;
+	pm->fd_reserve = reserve / 2;
+	sku_log(SKU_LOG_DEBUG, "proc: %u fds: watch budget %u, kill-tree reserve %u", limit,
+	        pm->fd_budget, pm->fd_reserve);
+}
 
 int sku_proc_init(struct sku_server *srv)
 {
-	(void)srv;
+	struct sku_procmod *pm;
+	int r;
+
+	pm = calloc(1, sizeof(*pm));
+	if (!pm)
+		return -ENOMEM;
+	pm->srv = srv;
+	sku_list_init(&pm->guards);
+	sku_list_init(&pm->killtrees);
+	pm->clk_tck = sysconf(_SC_CLK_TCK);
+	if (pm->clk_tck <= 0)
+		pm->clk_tck = 100;
+	r = sku_procfs_read_btime(&pm->btime);
+	if (r < 0) {
+		sku_log(SKU_LOG_ERROR, "proc: cannot read the boot time from /proc/stat: %s",
+		        strerror(-r));
+		goto fail;
+	}
+	set_budget(pm);
+	r = sku_exitcache_init(&pm->cache, EXIT_CACHE_ENTRIES);
+	if (r < 0)
+		goto fail;
+	r = sku_htab_init(&pm->watches, 1024);
+	if (r < 0)
+		goto fail_cache;
+	r = sku_watch_init(pm);
+	if (r < 0)
+		goto fail_watches;
+	r = sku_wb_module_init(pm);
+	if (r < 0)
+		goto fail_watch;
+	srv->proc = pm;
 	return 0;
+
+fail_watch:
+	/* The zombie timer closes asynchronously; pm is freed by its close callback. */
+	pm->stopping = true;
+	sku_watch_done(pm);
+	sku_htab_done(&pm->watches);
+	sku_exitcache_done(&pm->cache);
+	return r;
+fail_watches:
+	sku_htab_done(&pm->watches);
+fail_cache:
+	sku_exitcache_done(&pm->cache);
+fail:
+	free(pm);
+	return r;
 }
 
 void sku_proc_done(struct sku_server *srv)
 {
-	(void)srv;
+	struct sku_procmod *pm = srv->proc;
+
+	if (!pm)
+		return;
+	pm->stopping = true;
+	/* Running kill trees answer their callers now; guards and watches just end. */
+	sku_killtree_abort_all(pm);
+	sku_guard_done(pm);
+	sku_cwatch_done(pm);
+	sku_watch_done(pm);
+	sku_wb_module_done(pm);
+	sku_exitcache_done(&pm->cache);
+	srv->proc = NULL;
+	if (pm->nhandles == 0)
+		free(pm);
+}
+
+void sku_proc_handle_closed(struct sku_procmod *pm)
+{
+	pm->nhandles--;
+	if (pm->stopping && pm->nhandles == 0 && pm->srv->proc != pm)
+		free(pm);
+}
+
+uint64_t sku_proc_next_id(struct sku_procmod *pm)
+{
+	return ++pm->srv->next_id;
 }

@@ -1,0 +1,366 @@
+/*
+ * killtree.c - signal a process tree, wait for it to go, SIGKILL what is left.
+ *
+ * Every member is pinned by a watched-process subscription before anything is signalled, so
+ * signals go through pidfds (never to a recycled pid) and exits are events, not polls. One
+ * timer bounds the grace period; after the SIGKILLs a second, fixed wait bounds how long an
+ * unkillable process (uninterruptible sleep) can hold the reply.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pidref.h"
+#include "proc_int.h"
+
+/* After SIGKILL, how long to wait for the kernel to finish the processes off. */
+#define KILL_WAIT_MS 5000
+
+struct pidlist {
+	pid_t *v; /* owned */
+	size_t n, cap;
+};
+
+struct member {
+	struct sku_wsub sub;
+	struct sku_killtree *kt;
+	pid_t pid;
+	uint64_t start_time;
+	bool gone; /* exited, vanished, or not ours to wait for */
+};
+
+enum phase { PHASE_GRACE, PHASE_KILLED, PHASE_DONE };
+
+struct sku_killtree {
+	struct sku_list link; /* in pm->killtrees while running */
+	struct sku_procmod *pm;
+	struct sku_killtree_req req;
+	struct member **m; /* owned, each member too */
+	size_t n, cap;
+	size_t alive; /* members not gone */
+	struct pidlist signalled, killed, already_gone, denied;
+	uv_timer_t timer;
+	enum phase phase;
+	bool finished;
+	sku_killtree_done_fn done;
+	void *ctx;
+};
+
+static int pl_push(struct pidlist *l, pid_t pid)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		pid_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = pid;
+	return 0;
+}
+
+static bool is_member(const struct sku_killtree *kt, pid_t pid)
+{
+	for (size_t i = 0; i < kt->n; i++)
+		if (kt->m[i]->pid == pid)
+			return true;
+	return false;
+}
+
+static void finish(struct sku_killtree *kt)
+{
+	if (kt->finished)
+		return;
+	kt->finished = true;
+	kt->phase = PHASE_DONE;
+	uv_timer_stop(&kt->timer);
+	sku_list_del(&kt->link);
+	kt->done(kt, kt->ctx);
+}
+
+static void on_member_exit(struct sku_wsub *sub, const struct sku_exit *ex)
+{
+	struct member *m = sku_container_of(sub, struct member, sub);
+	struct sku_killtree *kt = m->kt;
+
+	(void)ex;
+	if (m->gone)
+		return;
+	m->gone = true;
+	if (--kt->alive == 0 && !kt->finished)
+		finish(kt);
+}
+
+static void member_gone(struct member *m)
+{
+	if (m->gone)
+		return;
+	m->gone = true;
+	m->kt->alive--;
+	sku_wsub_cancel(&m->sub);
+}
+
+/* Record a process that is not waited for: 1, or -ENOMEM. */
+static int skipped(struct pidlist *l, pid_t pid)
+{
+	int r = pl_push(l, pid);
+
+	return r < 0 ? r : 1;
+}
+
+/*
+ * Add pid (pinned by a lookup) as a member. Returns 0 when added, 1 when it was skipped (gone,
+ * reused, zombie, or not ours: recorded in the lists), or a negative errno.
+ */
+static int add_member(struct sku_killtree *kt, const struct sku_ident *id)
+{
+	struct sku_pinfo pi;
+	struct member *m;
+	int ref, r;
+
+	r = sku_proc_lookup(kt->pm, id, &pi, &ref);
+	if (r < 0)
+		return r;
+	if (ref < 0 || !pi.alive) {
+		sku_pidref_close(ref);
+		return skipped(&kt->already_gone, id->pid);
+	}
+	/* Never the daemon itself: a tree that contains it is someone's mistake. */
+	if (id->pid == getpid() ||
+	    !sku_proc_may_access(&kt->req.auth, pi.has_uid ? pi.uid : (uid_t)-1)) {
+		sku_pidref_close(ref);
+		return skipped(&kt->denied, id->pid);
+	}
+	if (kt->n == kt->cap) {
+		size_t cap = kt->cap ? kt->cap * 2 : 16;
+		struct member **v = realloc(kt->m, cap * sizeof(*v));
+
+		if (!v) {
+			sku_pidref_close(ref);
+			return -ENOMEM;
+		}
+		kt->m = v;
+		kt->cap = cap;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		sku_pidref_close(ref);
+		return -ENOMEM;
+	}
+	m->kt = kt;
+	m->pid = id->pid;
+	m->start_time = pi.start_time;
+	m->sub.on_exit = on_member_exit;
+	r = sku_wproc_subscribe(kt->pm, &(struct sku_ident){id->pid, true, pi.start_time}, pi.uid,
+	                        ref, true, &m->sub);
+	if (r < 0) {
+		free(m);
+		return r;
+	}
+	kt->m[kt->n++] = m;
+	if (r == 1) {
+		m->gone = true;
+		return skipped(&kt->already_gone, id->pid);
+	}
+	kt->alive++;
+	return 0;
+}
+
+/* Signal one member; sort it into the lists. */
+static int signal_member(struct sku_killtree *kt, struct member *m, int sig, struct pidlist *sent)
+{
+	int r = sku_wsub_signal(&m->sub, sig);
+
+	if (r == 0) {
+		/*
+		 * A stopped process acts on no signal but SIGKILL until continued; systemd sends
+		 * SIGCONT after its stop signal for the same reason.
+		 */
+		if (sig != SIGKILL && sig != SIGCONT && sig != SIGSTOP)
+			(void)sku_wsub_signal(&m->sub, SIGCONT);
+		return pl_push(sent, m->pid);
+	}
+	if (r == -ESRCH)
+		return sent == &kt->signalled ? pl_push(&kt->already_gone, m->pid) : 0;
+	member_gone(m);
+	return pl_push(&kt->denied, m->pid);
+}
+
+/* Add the descendants of root (a member or the root), pinned, in tree order. */
+static int add_descendants(struct sku_killtree *kt, const struct sku_procent *root,
+                           size_t *ret_first)
+{
+	struct sku_procent *desc;
+	size_t ndesc;
+	int r;
+
+	*ret_first = kt->n;
+	r = sku_tree_children(root, true, &desc, &ndesc);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ndesc && r >= 0; i++) {
+		if (is_member(kt, desc[i].pid))
+			continue;
+		r = add_member(kt, &(struct sku_ident){desc[i].pid, true, desc[i].start_time});
+	}
+	free(desc);
+	return r < 0 ? r : 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct sku_killtree *kt = t->data;
+
+	if (kt->phase != PHASE_GRACE) {
+		finish(kt);
+		return;
+	}
+	/* Children forked during the grace period are taken along. */
+	for (size_t i = 0, n = kt->n; i < n; i++) {
+		struct member *m = kt->m[i];
+		size_t first;
+
+		if (m->gone)
+			continue;
+		(void)add_descendants(kt, &(struct sku_procent){m->pid, 0, m->start_time}, &first);
+	}
+	for (size_t i = 0; i < kt->n; i++)
+		if (!kt->m[i]->gone)
+			(void)signal_member(kt, kt->m[i], SIGKILL, &kt->killed);
+	kt->phase = PHASE_KILLED;
+	if (kt->alive == 0)
+		finish(kt);
+	else
+		uv_timer_start(&kt->timer, on_timer, KILL_WAIT_MS, 0);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct sku_killtree *kt = h->data;
+	struct sku_procmod *pm = kt->pm;
+
+	free(kt);
+	sku_proc_handle_closed(pm);
+}
+
+void sku_killtree_free(struct sku_killtree *kt)
+{
+	if (!kt)
+		return;
+	sku_list_del(&kt->link);
+	kt->finished = true;
+	for (size_t i = 0; i < kt->n; i++) {
+		sku_wsub_cancel(&kt->m[i]->sub);
+		free(kt->m[i]);
+	}
+	free(kt->m);
+	free(kt->signalled.v);
+	free(kt->killed.v);
+	free(kt->already_gone.v);
+	free(kt->denied.v);
+	kt->m = NULL;
+	kt->n = 0;
+	uv_close((uv_handle_t *)&kt->timer, on_timer_closed);
+}
+
+static uint64_t grace_ms(double s)
+{
+	return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
+}
+
+int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *req,
+                       sku_killtree_done_fn done, void *ctx, struct sku_killtree **ret_kt)
+{
+	struct sku_killtree *kt;
+	struct sku_pinfo pi;
+	size_t first;
+	int r;
+
+	/* Judge the root before building anything: the errors are the caller's to report. */
+	r = sku_proc_lookup(pm, &req->root, &pi, NULL);
+	if (r < 0)
+		return r;
+	if (strcmp(pi.state, "reused") == 0)
+		return -ESTALE;
+	if (!pi.alive)
+		return -ESRCH;
+	if (!sku_proc_may_access(&req->auth, pi.has_uid ? pi.uid : (uid_t)-1))
+		return -EPERM;
+	if (pm->stopping)
+		return -ESHUTDOWN;
+
+	kt = calloc(1, sizeof(*kt));
+	if (!kt)
+		return -ENOMEM;
+	kt->pm = pm;
+	kt->req = *req;
+	kt->done = done;
+	kt->ctx = ctx;
+	sku_list_init(&kt->link);
+	r = uv_timer_init(pm->srv->loop, &kt->timer);
+	if (r < 0) {
+		free(kt);
+		return r;
+	}
+	kt->timer.data = kt;
+	pm->nhandles++;
+
+	/* Pin the whole tree first, then signal top-down. */
+	if (req->include_root) {
+		r = add_member(kt, &(struct sku_ident){req->root.pid, true, pi.start_time});
+		if (r < 0)
+			goto fail;
+	}
+	r = add_descendants(kt, &(struct sku_procent){req->root.pid, pi.ppid, pi.start_time},
+	                    &first);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < kt->n; i++) {
+		if (kt->m[i]->gone)
+			continue;
+		r = signal_member(kt, kt->m[i], req->sig, &kt->signalled);
+		if (r < 0)
+			goto fail;
+	}
+	sku_list_add_tail(&pm->killtrees, &kt->link);
+	/* Even with nothing to wait for, done comes from the loop, as promised. */
+	uv_timer_start(&kt->timer, on_timer, kt->alive ? grace_ms(req->grace_s) : 0, 0);
+	if (kt->alive == 0)
+		kt->phase = PHASE_KILLED;
+	*ret_kt = kt;
+	return 0;
+fail:
+	sku_killtree_free(kt);
+	return r;
+}
+
+static void pack_list(msgpack_packer *pk, const char *key, const struct pidlist *l)
+{
+	sku_pack_str(pk, key);
+	msgpack_pack_array(pk, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++)
+		msgpack_pack_int64(pk, l->v[i]);
+}
+
+void sku_killtree_pack(const struct sku_killtree *kt, msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 4);
+	pack_list(pk, "signalled", &kt->signalled);
+	pack_list(pk, "killed", &kt->killed);
+	pack_list(pk, "already_gone", &kt->already_gone);
+	pack_list(pk, "denied", &kt->denied);
+}
+
+void sku_killtree_abort_all(struct sku_procmod *pm)
+{
+	while (!sku_list_empty(&pm->killtrees)) {
+		struct sku_killtree *kt =
+		        sku_container_of(pm->killtrees.next, struct sku_killtree, link);
+
+		finish(kt);
+	}
+}

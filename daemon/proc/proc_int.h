@@ -1,0 +1,271 @@
+/*
+ * proc_int.h - the process-watching module's internal seams (daemon/proc/).
+ *
+ *   proc.c        module life cycle, fd budget
+ *   proc_status.c race-free snapshot of one process (sku_proc_lookup) and its wire entry
+ *   watch.c       watched processes: one per (pid, start_time), shared by subscribers
+ *   watch_*.c     platform backends (watch_backend.h)
+ *   cwatch.c      client watches: proc.watch subscriptions owned by a connection
+ *   exitcache.c   bounded memory of recent exits
+ *   tree.c        descendants from /proc
+ *   killtree.c    signal a tree, wait, SIGKILL survivors
+ *   guard.c       kill a tree when another process exits
+ *   h_proc.c      request handlers and the method table
+ */
+#ifndef SKU_PROC_INT_H
+#define SKU_PROC_INT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "htab.h"
+#include "list.h"
+#include "sku_daemon.h"
+#include "watch_backend.h"
+
+/* ---- identities and snapshots ---- */
+
+struct sku_ident {
+	pid_t pid;
+	bool has_start;
+	uint64_t start_time; /* clock ticks since boot (/proc/<pid>/stat field 22) */
+};
+
+/* Everything proc.status reports about one process. */
+struct sku_pinfo {
+	pid_t pid;
+	const char *state; /* "running" "sleeping" "stopped" "zombie" "gone" "reused" */
+	bool alive;        /* running, sleeping or stopped */
+	bool has_start;
+	uint64_t start_time;
+	bool has_ppid;
+	pid_t ppid;
+	bool has_uid;
+	uid_t uid;
+	bool has_ino;
+	uint64_t ino; /* pidfs inode */
+	bool has_exit;
+	int wstatus;        /* wait(2) status, when has_exit */
+	const char *reason; /* static string or NULL */
+};
+
+/* One process's end, as delivered to subscribers and kept in the exit cache. */
+struct sku_exit {
+	pid_t pid;
+	uint64_t start_time;
+	uid_t uid;       /* real uid of the process; (uid_t)-1 when unknown */
+	bool has_status; /* wstatus valid */
+	int wstatus;
+	double exited_at;   /* epoch seconds when the daemon saw the exit */
+	const char *reason; /* static; why there is no status */
+};
+
+/* ---- bounded cache of recent exits (exitcache.c) ---- */
+
+struct sku_exitent {
+	struct sku_hnode node; /* key: pid */
+	struct sku_exit ex;
+	uint64_t seq; /* insertion order; 0 = unused slot */
+};
+
+struct sku_exitcache {
+	struct sku_exitent *ring; /* owned; cap entries */
+	size_t cap, next;
+	uint64_t seq;
+	struct sku_htab by_pid;
+};
+
+int sku_exitcache_init(struct sku_exitcache *c, size_t cap);
+void sku_exitcache_done(struct sku_exitcache *c);
+/* Remember ex, evicting the oldest entry when full. */
+void sku_exitcache_put(struct sku_exitcache *c, const struct sku_exit *ex);
+/* The exit of id (of the most recent process with that pid when !id->has_start), or NULL. */
+const struct sku_exit *sku_exitcache_get(const struct sku_exitcache *c, const struct sku_ident *id);
+
+/* ---- watched processes (watch.c) ---- */
+
+struct sku_wsub;
+typedef void (*sku_wsub_fn)(struct sku_wsub *sub, const struct sku_exit *ex);
+
+/*
+ * A subscription to one process's end, embedded in its owner. want_status subscribers hear
+ * once the exit status is known (the reap), or after a grace period for a zombie its parent
+ * does not reap; others hear as soon as the process has exited (zombie or not). on_exit is
+ * called once, after the subscription has been unlinked: it may free sub.
+ */
+struct sku_wsub {
+	struct sku_list link;
+	struct sku_wproc *wp; /* NULL when not subscribed */
+	bool want_status;
+	sku_wsub_fn on_exit;
+};
+
+struct sku_wproc {
+	struct sku_hnode node; /* in pm->wprocs, key sku_ident_key(pid, start_time) */
+	struct sku_procmod *pm;
+	pid_t pid;
+	uint64_t start_time;
+	uid_t uid;
+	struct sku_list subs;     /* of sku_wsub */
+	struct sku_list zlink;    /* in pm->zombies while waiting for the reap */
+	uint64_t zombie_deadline; /* sku_now_ns() */
+	bool exited;              /* the exit has been seen */
+	bool closing;             /* sku_wb_close() called; only waiting for sku_wproc_closed */
+	bool delivering;          /* subscribers are being told; do not release yet */
+	bool reserve;             /* its fd counts against the reserve, not the watch budget */
+	double exited_at;
+	struct sku_wbackend be;
+};
+
+/*
+ * Subscribe sub to the process id (id->has_start must be true; uid its real uid).
+ * ref is a verified pidref for it (taken in every case; -1 when the caller has none). When
+ * the process is already watched the existing watch is shared and ref closed.
+ * reserve: a kill tree may dip into the fd reserve kept beyond the watch budget.
+ * Returns 0; 1 when the process has already exited and sub is a non-status subscriber (not
+ * subscribed); -EMFILE when out of watch budget; -ENOMEM; -ESRCH when it vanished.
+ */
+int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_t uid, int ref,
+                        bool reserve, struct sku_wsub *sub);
+/* Cancel a subscription (harmless when not subscribed). */
+void sku_wsub_cancel(struct sku_wsub *sub);
+/* Signal the process sub watches. 0, -ESRCH, -EPERM. */
+int sku_wsub_signal(struct sku_wsub *sub, int sig);
+
+/* Backend callbacks (watch_backend.h). */
+void sku_wproc_exited(struct sku_wproc *wp);
+void sku_wproc_reaped(struct sku_wproc *wp);
+void sku_wproc_closed(struct sku_wproc *wp);
+
+int sku_watch_init(struct sku_procmod *pm);
+void sku_watch_done(struct sku_procmod *pm);
+
+/* ---- client watches (cwatch.c) ---- */
+
+/*
+ * Watch id for conn: on success *ret_id is set and exactly one proc.exited follows.
+ * ref as sku_wproc_subscribe. -EMFILE, -ENOMEM, -ESRCH.
+ */
+int sku_cwatch_add(struct sku_procmod *pm, struct sku_conn *conn, const struct sku_ident *id,
+                   uid_t uid, int ref, uint64_t *ret_id);
+/* Remove the watch id owned by conn: 0 or -ENOENT. */
+int sku_cwatch_remove(struct sku_procmod *pm, struct sku_conn *conn, uint64_t id);
+void sku_cwatch_done(struct sku_procmod *pm);
+
+/* ---- snapshots (proc_status.c) ---- */
+
+/*
+ * Snapshot id race-free. When ret_ref is non-NULL and the process exists (alive or zombie)
+ * with the right identity, a verified pidref is handed over in *ret_ref (caller owns; else
+ * -1). Returns 0, or -EMFILE/-ENFILE when ret_ref was asked for and no fd is left, -errno on
+ * unexpected failures.
+ */
+int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct sku_pinfo *ret,
+                    int *ret_ref);
+/* Epoch seconds for a start time in ticks. */
+double sku_proc_create_time(const struct sku_procmod *pm, uint64_t start_time);
+/* Whether peer may see the exit status / signal processes of uid. */
+bool sku_proc_may_access(const struct sku_peer *peer, uid_t uid);
+/* Pack pi as a wire entry: a map of its fields plus nextra more the caller packs after. */
+void sku_pinfo_pack(const struct sku_procmod *pm, msgpack_packer *pk, const struct sku_pinfo *pi,
+                    const struct sku_peer *peer, unsigned nextra);
+/* Pack exit_code, signal (2 map entries) from an exit, with permission applied. */
+void sku_exit_pack_status(msgpack_packer *pk, bool visible, bool has_status, int wstatus);
+
+/* ---- trees (tree.c) ---- */
+
+struct sku_procent {
+	pid_t pid;
+	pid_t ppid;
+	uint64_t start_time;
+};
+
+/* Upper bound on the processes one tree query returns. */
+#define SKU_TREE_MAX (1u << 20)
+
+/*
+ * Descendants of root (children only unless recursive), each started no earlier than its
+ * parent so a recycled pid is never taken for a child. *ret is malloc'd (caller frees) with
+ * *ret_n entries, parents before children. 0, -ENOMEM, -E2BIG past SKU_TREE_MAX.
+ */
+int sku_tree_children(const struct sku_procent *root, bool recursive, struct sku_procent **ret,
+                      size_t *ret_n);
+
+/* ---- kill trees (killtree.c) ---- */
+
+struct sku_killtree;
+typedef void (*sku_killtree_done_fn)(struct sku_killtree *kt, void *ctx);
+
+struct sku_killtree_req {
+	struct sku_ident root;
+	int sig;
+	double grace_s;
+	bool include_root;
+	struct sku_peer auth; /* whose authority: root may signal anyone, others their own */
+};
+
+/*
+ * Signal the tree under req->root now; SIGKILL what is left after grace_s; call done (from
+ * the loop, never from this function) when every member is gone; done must free kt with
+ * sku_killtree_free(). Returns 0 and *ret_kt; -ESRCH when the root is gone (nothing sent),
+ * -ESTALE when its pid was reused, -EPERM when auth may not signal the root, -EMFILE, -ENOMEM.
+ */
+int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *req,
+                       sku_killtree_done_fn done, void *ctx, struct sku_killtree **ret_kt);
+/* Pack {signalled, killed, already_gone, denied} as lists of pids. */
+void sku_killtree_pack(const struct sku_killtree *kt, msgpack_packer *pk);
+/* Free a kill tree; when still running, its waits are cancelled and done is not called. */
+void sku_killtree_free(struct sku_killtree *kt);
+/* Abort every running kill tree (shutdown): done is called for each, from this function. */
+void sku_killtree_abort_all(struct sku_procmod *pm);
+
+/* ---- guards (guard.c) ---- */
+
+struct sku_guard_req {
+	struct sku_ident watch, target;
+	double grace_s;
+	int sig;
+	struct sku_peer auth;
+};
+
+/* 0 and *ret_id; *ret_fired when watch had already ended (target's tree is being killed). */
+int sku_guard_add(struct sku_procmod *pm, const struct sku_guard_req *req, uint64_t *ret_id,
+                  bool *ret_fired);
+/* 0, -ENOENT, -EPERM (neither root nor the guard's creator). */
+int sku_guard_remove(struct sku_procmod *pm, uint64_t id, const struct sku_peer *peer);
+/* Pack the guards peer may see (all for root, its own otherwise) as an array. */
+void sku_guard_pack_list(struct sku_procmod *pm, msgpack_packer *pk, const struct sku_peer *peer);
+void sku_guard_done(struct sku_procmod *pm);
+
+/* ---- module state (proc.c) ---- */
+
+struct sku_procmod {
+	struct sku_server *srv;
+	uint64_t btime; /* boot time, epoch seconds */
+	long clk_tck;
+	unsigned fd_budget;  /* pidfds watches may hold */
+	unsigned fd_reserve; /* further pidfds kill trees and guards may hold */
+	unsigned nfds;       /* pidfds held now */
+	struct sku_htab wprocs;
+	struct sku_htab watches; /* client watches by id (cwatch.c) */
+	struct sku_exitcache cache;
+	struct sku_list zombies; /* of sku_wproc, in deadline order */
+	uv_timer_t zombie_timer;
+	struct sku_list guards;    /* of guard.c's struct */
+	struct sku_list killtrees; /* running, of killtree.c's struct */
+	struct sku_wb_module wbm;
+	unsigned nhandles; /* open libuv handles; pm is freed when it drops to 0 after done */
+	bool stopping;
+};
+
+/* A libuv handle owned by the module closed: free pm when it was the last after done. */
+void sku_proc_handle_closed(struct sku_procmod *pm);
+/* Fresh id for watches and guards. */
+uint64_t sku_proc_next_id(struct sku_procmod *pm);
+/* Wall-clock seconds since the epoch. */
+double sku_proc_epoch_now(void);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * proc_status.c - a race-free snapshot of one process, and its wire entry.
+ *
+ * Order matters: pidref first, then /proc, then verify that the pidref still holds the pid.
+ * If it does, the /proc read cannot have been of a process that recycled the pid after ours
+ * died. If the process was reaped in between, the whole lookup is retried.
+ */
+#include <errno.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "pidref.h"
+#include "proc_int.h"
+#include "procfs.h"
+
+/* Bound on retries when the process keeps being reaped between pidref and /proc. */
+#define LOOKUP_TRIES 3
+
+static void fill_from_cache(struct sku_procmod *pm, const struct sku_ident *id,
+                            struct sku_pinfo *pi)
+{
+	const struct sku_exit *ex = sku_exitcache_get(&pm->cache, id);
+
+	if (!ex)
+		return;
+	pi->has_start = true;
+	pi->start_time = ex->start_time;
+	if (ex->uid != (uid_t)-1) {
+		pi->has_uid = true;
+		pi->uid = ex->uid;
+	}
+	pi->has_exit = ex->has_status;
+	pi->wstatus = ex->wstatus;
+	pi->reason = ex->has_status ? NULL : ex->reason;
+}
+
+static void set_gone(struct sku_procmod *pm, const struct sku_ident *id, struct sku_pinfo *pi)
+{
+	*pi = (struct sku_pinfo){.pid = id->pid, .state = "gone", .reason = "no such process"};
+	if (id->has_start) {
+		pi->has_start = true;
+		pi->start_time = id->start_time;
+	}
+	fill_from_cache(pm, id, pi);
+}
+
+static void set_reused(struct sku_procmod *pm, const struct sku_ident *id, struct sku_pinfo *pi)
+{
+	*pi = (struct sku_pinfo){.pid = id->pid,
+	                         .state = "reused",
+	                         .has_start = true,
+	                         .start_time = id->start_time,
+	                         .reason = "pid reused by another process"};
+	fill_from_cache(pm, id, pi);
+}
+
+int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct sku_pinfo *ret,
+                    int *ret_ref)
+{
+	if (ret_ref)
+		*ret_ref = -1;
+	for (int attempt = 0; attempt < LOOKUP_TRIES; attempt++) {
+		struct sku_stat st;
+		uid_t uid = (uid_t)-1;
+		uint64_t ino;
+		int fd = -1, r;
+
+		r = sku_pidref_open(id->pid, &fd);
+		if (r == -ESRCH)
+			break;
+		/* Without an fd to spare a plain snapshot still answers status; watchers need one.
+		 */
+		if (r < 0 && ret_ref)
+			return r;
+		r = sku_procfs_read_stat(id->pid, &st);
+		if (r < 0) {
+			sku_pidref_close(fd);
+			if (r == -ESRCH)
+				break;
+			return r;
+		}
+		if (fd >= 0) {
+			r = sku_pidref_verify(fd, id->pid, &uid);
+			if (r == -ESRCH) {
+				sku_pidref_close(fd);
+				continue;
+			}
+			if (r < 0) {
+				sku_pidref_close(fd);
+				if (r == -EXDEV)
+					break;
+				return r;
+			}
+		}
+		if (uid == (uid_t)-1 && sku_procfs_read_ruid(id->pid, &uid) < 0)
+			uid = (uid_t)-1;
+		if (id->has_start && st.start_time != id->start_time) {
+			sku_pidref_close(fd);
+			set_reused(pm, id, ret);
+			return 0;
+		}
+		*ret = (struct sku_pinfo){
+		        .pid = id->pid,
+		        .state = sku_procfs_state_name(st.state),
+		        .has_start = true,
+		        .start_time = st.start_time,
+		        .has_ppid = true,
+		        .ppid = st.ppid,
+		        .has_uid = uid != (uid_t)-1,
+		        .uid = uid,
+		};
+		ret->alive = st.state != 'Z' && st.state != 'X' && st.state != 'x';
+		if (!ret->alive)
+			ret->reason = "exited; not yet reaped by its parent";
+		if (fd >= 0 && sku_pidref_inode(fd, &ino) == 0) {
+			ret->has_ino = true;
+			ret->ino = ino;
+		}
+		if (ret_ref)
+			*ret_ref = fd;
+		else
+			sku_pidref_close(fd);
+		return 0;
+	}
+	set_gone(pm, id, ret);
+	return 0;
+}
+
+double sku_proc_create_time(const struct sku_procmod *pm, uint64_t start_time)
+{
+	return (double)pm->btime + (double)start_time / (double)pm->clk_tck;
+}
+
+double sku_proc_epoch_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool sku_proc_may_access(const struct sku_peer *peer, uid_t uid)
+{
+	return peer->uid == 0 || (uid != (uid_t)-1 && peer->uid == uid);
+}
+
+void sku_exit_pack_status(msgpack_packer *pk, bool visible, bool has_status, int wstatus)
+{
+	if (visible && has_status && WIFEXITED(wstatus))
+		sku_pack_kv_int(pk, "exit_code", WEXITSTATUS(wstatus));
+	else
+		sku_pack_kv_nil(pk, "exit_code");
+	if (visible && has_status && WIFSIGNALED(wstatus))
+		sku_pack_kv_int(pk, "signal", WTERMSIG(wstatus));
+	else
+		sku_pack_kv_nil(pk, "signal");
+}
+
+void sku_pinfo_pack(const struct sku_procmod *pm, msgpack_packer *pk, const struct sku_pinfo *pi,
+                    const struct sku_peer *peer, unsigned nextra)
+{
+	bool visible = sku_proc_may_access(peer, pi->has_uid ? pi->uid : (uid_t)-1);
+	const char *reason = pi->reason;
+
+	msgpack_pack_map(pk, 10 + (pi->has_ino ? 1 : 0) + nextra);
+	sku_pack_kv_int(pk, "pid", pi->pid);
+	sku_pack_kv_bool(pk, "alive", pi->alive);
+	sku_pack_kv_str(pk, "state", pi->state);
+	if (pi->has_start) {
+		sku_pack_kv_uint(pk, "start_time", pi->start_time);
+		sku_pack_kv_double(pk, "create_time", sku_proc_create_time(pm, pi->start_time));
+	} else {
+		sku_pack_kv_nil(pk, "start_time");
+		sku_pack_kv_nil(pk, "create_time");
+	}
+	if (pi->has_ppid)
+		sku_pack_kv_int(pk, "ppid", pi->ppid);
+	else
+		sku_pack_kv_nil(pk, "ppid");
+	if (pi->has_uid)
+		sku_pack_kv_uint(pk, "uid", pi->uid);
+	else
+		sku_pack_kv_nil(pk, "uid");
+	sku_exit_pack_status(pk, visible, pi->has_exit, pi->wstatus);
+	if (pi->has_exit && !visible)
+		reason = "permission";
+	sku_pack_kv_str(pk, "reason", reason);
+	if (pi->has_ino)
+		sku_pack_kv_uint(pk, "pidfd_ino", pi->ino);
+}

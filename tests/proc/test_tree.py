@@ -1,0 +1,131 @@
+"""proc.children and proc.kill_tree on real process trees."""
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import RpcError, start_time, state
+
+
+def alive(pid):
+    s = state(pid)
+    return s is not None and s != "Z"
+
+
+def test_children_direct_and_recursive(client, procs):
+    p, nodes = procs.tree(depth=2, width=2)  # 1 + 2 + 4 processes
+    root = nodes[0][0]
+    assert root == p.pid
+    direct = client.call("proc.children", {"pid": root})
+    kids = {pid for pid, ppid in nodes if ppid == root}
+    assert {c["pid"] for c in direct} == kids and len(kids) == 2
+    for c in direct:
+        assert c["ppid"] == root and c["start_time"] == start_time(c["pid"])
+        assert c["start_time"] >= start_time(root) and c["create_time"] > 0
+    every = client.call("proc.children", {"pid": root, "start_time": start_time(root),
+                                          "recursive": True})
+    assert sorted(c["pid"] for c in every) == sorted(pid for pid, _ in nodes[1:])
+
+
+def test_children_identity_errors(client, procs):
+    p = procs.spawn(["sleep", "1000"])
+    with pytest.raises(RpcError) as e:
+        client.call("proc.children", {"pid": p.pid, "start_time": start_time(p.pid) + 3})
+    assert e.value.name == "PID_REUSED"
+    q = procs.spawn(["true"])
+    q.wait()
+    with pytest.raises(RpcError) as e:
+        client.call("proc.children", {"pid": q.pid})
+    assert e.value.name == "NO_SUCH_PROCESS"
+    assert client.call("proc.children", {"pid": p.pid}) == []
+
+
+def test_kill_tree_terminates_every_level(client, procs):
+    p, nodes = procs.tree(depth=3, width=2)  # 15 processes over 4 levels
+    pids = [pid for pid, _ in nodes]
+    res = client.call("proc.kill_tree", {"pid": p.pid, "start_time": start_time(p.pid),
+                                         "grace_s": 5})
+    assert sorted(res["signalled"]) == sorted(pids)
+    assert res["killed"] == [] and res["denied"] == []
+    # Every member has exited when the reply comes (zombies at most, awaiting a reaper).
+    assert not [pid for pid in pids if alive(pid)]
+    p.wait()
+    assert p.returncode == -signal.SIGTERM
+
+
+def test_kill_tree_sigkills_survivors_after_grace(client, procs):
+    p, nodes = procs.tree(depth=1, width=2, ignore_term_leaves=True)
+    leaves = sorted(pid for pid, ppid in nodes if ppid == p.pid)
+    t0 = time.monotonic()
+    res = client.call("proc.kill_tree", {"pid": p.pid, "signal": "SIGTERM", "grace_s": 0.5})
+    waited = time.monotonic() - t0
+    assert sorted(res["signalled"]) == sorted([p.pid] + leaves)
+    assert sorted(res["killed"]) == leaves
+    assert waited >= 0.5  # the grace period was honoured before SIGKILL
+    assert not [pid for pid in leaves if alive(pid)]
+
+
+def test_kill_tree_other_requests_keep_flowing(client, procs):
+    p, nodes = procs.tree(depth=1, width=1, ignore_term_leaves=True)
+    kid = nodes[1][0]
+    mid = client.send("proc.kill_tree", {"pid": p.pid, "grace_s": 1.0, "include_root": False})
+    # While the kill waits out its grace period, the same connection is answered.
+    assert client.call("ping") == "pong"
+    [e] = client.call("proc.status", {"procs": [p.pid]})
+    assert e["alive"] is True
+    res = client.reply(mid)
+    assert res["signalled"] == [kid] and res["killed"] == [kid]
+    assert alive(p.pid)  # include_root: false spared the root
+
+
+def test_kill_tree_signal_by_number_and_already_gone(client, procs):
+    p = procs.spawn(["sleep", "1000"])
+    res = client.call("proc.kill_tree", {"pid": p.pid, "signal": 9})
+    assert res["signalled"] == [p.pid]
+    p.wait()
+    assert p.returncode == -9
+    res = client.call("proc.kill_tree", {"pid": p.pid})
+    assert res == {"signalled": [], "killed": [], "already_gone": [p.pid], "denied": []}
+
+
+def test_kill_tree_refuses_a_reused_identity(client, procs):
+    p = procs.spawn(["sleep", "1000"])
+    with pytest.raises(RpcError) as e:
+        client.call("proc.kill_tree", {"pid": p.pid, "start_time": start_time(p.pid) + 1})
+    assert e.value.name == "PID_REUSED"
+    assert alive(p.pid)
+
+
+@pytest.mark.parametrize("sig", ["TERMINATE", "SIG", "", 0, 65, -1, "15"])
+def test_kill_tree_bad_signal(client, procs, sig):
+    p = procs.spawn(["sleep", "1000"])
+    with pytest.raises(RpcError) as e:
+        client.call("proc.kill_tree", {"pid": p.pid, "signal": sig})
+    assert e.value.name == "INVALID_ARGUMENT"
+    assert alive(p.pid)
+
+
+@pytest.mark.parametrize("grace", [-1, 1e9, "10"])
+def test_kill_tree_bad_grace(client, procs, grace):
+    p = procs.spawn(["sleep", "1000"])
+    with pytest.raises(RpcError) as e:
+        client.call("proc.kill_tree", {"pid": p.pid, "grace_s": grace})
+    assert e.value.name == "INVALID_ARGUMENT"
+    assert alive(p.pid)
+
+
+def test_kill_tree_stopped_process(client, procs):
+    p = procs.spawn(["sleep", "1000"])
+    os.kill(p.pid, signal.SIGSTOP)
+    res = client.call("proc.kill_tree", {"pid": p.pid, "grace_s": 5})
+    # SIGCONT after SIGTERM lets the stopped process act on it: no SIGKILL was needed.
+    assert res["signalled"] == [p.pid] and res["killed"] == []
+    p.wait()
+    assert p.returncode == -signal.SIGTERM
+
+
+def test_kill_tree_never_signals_the_daemon(daemon, client):
+    res = client.call("proc.kill_tree", {"pid": daemon.pid, "signal": "KILL"})
+    assert res["denied"] == [daemon.pid] and res["signalled"] == [] and res["killed"] == []
+    assert client.call("ping") == "pong"
