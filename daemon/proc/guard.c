@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pidref.h"
 #include "proc_int.h"
@@ -89,7 +90,9 @@ int sku_guard_add(struct sku_procmod *pm, const struct sku_guard_req *req, uint6
 		sku_pidref_close(tref);
 		return strcmp(tpi.state, "reused") == 0 ? -ESTALE : -ESRCH;
 	}
-	if (!sku_proc_may_access(&req->auth, tpi.has_uid ? tpi.uid : (uid_t)-1)) {
+	/* The daemon never arms a kill of itself, whoever asks. */
+	if (req->target.pid == getpid() ||
+	    !sku_proc_may_access(&req->auth, tpi.has_uid ? tpi.uid : (uid_t)-1)) {
 		sku_pidref_close(tref);
 		return -EPERM;
 	}

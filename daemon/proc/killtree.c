@@ -288,7 +288,9 @@ int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *re
 		return -ESTALE;
 	if (!pi.alive)
 		return -ESRCH;
-	if (!sku_proc_may_access(&req->auth, pi.has_uid ? pi.uid : (uid_t)-1))
+	/* Whoever asks, the daemon does not kill itself (inside a tree it is skipped: denied). */
+	if (req->root.pid == getpid() ||
+	    !sku_proc_may_access(&req->auth, pi.has_uid ? pi.uid : (uid_t)-1))
 		return -EPERM;
 	if (pm->stopping)
 		return -ESHUTDOWN;
