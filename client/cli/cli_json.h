@@ -33,6 +33,8 @@ json_t *cli_json_from_bytes(const void *buf, size_t len);
 int cli_json_print(const json_t *j);
 /* Human form: one "key: value" line per scalar, nested keys dotted, null as "-". */
 void cli_human_print(const json_t *j);
+/* Print a call's result as JSON (--json) or human text, and release j. Returns an exit code. */
+int cli_print_result(const struct cli_opts *opts, json_t *j);
 
 /*
  * Call method with args (msgpack map bytes or NULL) and return its result as JSON in *ret

@@ -46,18 +46,6 @@ static int run_ping(const struct cli_opts *opts, skyutil_client *client, int arg
 	return CLI_OK;
 }
 
-static int print_result(const struct cli_opts *o, json_t *j)
-{
-	int rc = CLI_OK;
-
-	if (o->json)
-		rc = cli_json_print(j);
-	else
-		cli_human_print(j);
-	json_decref(j);
-	return rc;
-}
-
 static int run_hello(const struct cli_opts *opts, skyutil_client *client, int argc, char **argv)
 {
 	struct cli_opts o = *opts;
@@ -69,7 +57,7 @@ static int run_hello(const struct cli_opts *opts, skyutil_client *client, int ar
 	rc = cli_call_json(&o, client, "hello", NULL, 0, &j);
 	if (rc != CLI_OK)
 		return rc;
-	return print_result(&o, j);
+	return cli_print_result(&o, j);
 }
 
 static int run_call(const struct cli_opts *opts, skyutil_client *client, int argc, char **argv)
@@ -110,7 +98,7 @@ static int run_metrics(const struct cli_opts *opts, skyutil_client *client, int 
 	if (rc != CLI_OK)
 		return rc;
 	if (o.json || !json_is_string(j))
-		return print_result(&o, j);
+		return cli_print_result(&o, j);
 	fwrite(json_string_value(j), 1, json_string_length(j), stdout);
 	json_decref(j);
 	return fflush(stdout) == 0 ? CLI_OK : CLI_LOCAL;

@@ -98,12 +98,7 @@ static int run_facts(const struct cli_opts *opts, skyutil_client *client, int ar
 	msgpack_sbuffer_destroy(&args);
 	if (rc != CLI_OK)
 		return rc;
-	if (a.o.json)
-		rc = cli_json_print(j);
-	else
-		cli_human_print(j);
-	json_decref(j);
-	return rc;
+	return cli_print_result(&a.o, j);
 }
 
 static int run_cpu_count(const struct cli_opts *opts, skyutil_client *client, int argc, char **argv)

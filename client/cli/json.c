@@ -362,6 +362,18 @@ void cli_human_print(const json_t *j)
 	fflush(stdout);
 }
 
+int cli_print_result(const struct cli_opts *opts, json_t *j)
+{
+	int rc = CLI_OK;
+
+	if (opts->json)
+		rc = cli_json_print(j);
+	else
+		cli_human_print(j);
+	json_decref(j);
+	return rc;
+}
+
 int cli_call_json(const struct cli_opts *opts, skyutil_client *client, const char *method,
                   const void *args, size_t args_len, json_t **ret)
 {
