@@ -3,18 +3,22 @@
 
     bench_python.py facts --socket S [--quick]
     bench_python.py alive --socket S --pids-file F [--quick]
+    bench_python.py wait --socket S [--quick]
     bench_python.py helpers --helpers-bin B [--quick]
 
-Each prints one JSON object.  Times are nanoseconds per call; a sample is
-the mean of a batch of calls (the per-call cost of the fast paths is below
-the clock's resolution), and both sides of a comparison use the same batch.
-The baselines are SkyPilot's upstream algorithms (skypilot_baseline.py).
+Each prints one JSON object.  Times are nanoseconds per call.  Mostly a
+sample is the mean of a batch of calls (the per-call cost of the fast paths
+is near the clock's resolution), and both sides of a comparison use the same
+batch; get_parallel_threads() is timed call by call with the timer's own
+cost removed, and the waits from a reap to the waiter's return.  The
+baselines are SkyPilot's upstream code (skypilot_baseline.py).
 """
 
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +52,29 @@ def stats(values: List[float]) -> Dict[str, float]:
             'min_ns': ordered[0], 'max_ns': ordered[-1]}
 
 
+def timer_overhead() -> int:
+    """Median ns between two back-to-back clock reads."""
+    clock = time.perf_counter_ns
+    out = []
+    for _ in range(2000):
+        t0 = clock()
+        out.append(clock() - t0)
+    return int(statistics.median(out))
+
+
+def per_call(fn: Callable[[], object], n: int, overhead: int) -> List[float]:
+    """n single calls (after up to 200 warm ones), ns each with the timer's cost removed."""
+    clock = time.perf_counter_ns
+    for _ in range(min(200, n)):
+        fn()
+    out = []
+    for _ in range(n):
+        t0 = clock()
+        fn()
+        out.append(max(0, clock() - t0 - overhead))
+    return out
+
+
 def interleave(cases: Dict[str, Tuple[Callable[[], object], int]],
                rounds: int) -> Dict[str, Dict[str, float]]:
     """Runs the cases in alternation, one sample each per round, so drift hits all alike."""
@@ -74,11 +101,22 @@ def cmd_facts(opts) -> Dict:
         'upstream_mem_size_gb': (upstream.get_mem_size_gb, 100),
     }, rounds)
     client.close()
+    # Single calls, the two sides one after the other, as client/python's
+    # benchmark did before it joined this suite.
+    n = 3000 if opts.quick else 30000
+    overhead = timer_overhead()
+    res['skyutil_parallel_threads'] = stats(per_call(skyutil.get_parallel_threads, n,
+                                                     overhead))
+    res['upstream_parallel_threads'] = stats(per_call(upstream.get_parallel_threads, n,
+                                                      overhead))
+    res['timer_overhead_ns'] = overhead
     res['values'] = {
         'skyutil_cpu_count': skyutil.get_cpu_count(),
         'upstream_cpu_count': upstream.get_cpu_count(),
         'skyutil_mem_size_gb': skyutil.get_mem_size_gb(),
         'upstream_mem_size_gb': upstream.get_mem_size_gb(),
+        'skyutil_parallel_threads': skyutil.get_parallel_threads(),
+        'upstream_parallel_threads': upstream.get_parallel_threads(),
     }
     return res
 
@@ -116,6 +154,61 @@ def cmd_alive(opts) -> Dict:
         'psutil_loop': (lambda: [upstream.psutil_process_alive(p, c) for p, c in procs], 1),
     }, batch_rounds)
     return {'pids': len(procs), **single, **batch}
+
+
+# A parent that forks a child per 'go', waits for its exit without reaping,
+# stamps CLOCK_MONOTONIC, then reaps: the stamp precedes the reap, so no
+# waiter woken by the reap can return "before" it.  The child is not ours
+# (it is the reaper's), as for SkyPilot waiting on a controller or job.
+_REAPER = r'''
+import os, sys, time
+for line in sys.stdin:
+    if line.strip() != 'go':
+        break
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.03)
+        os._exit(3)
+    print(pid, flush=True)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    stamp = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    os.waitpid(pid, 0)
+    print(stamp, flush=True)
+'''
+
+
+def reap_latency(wait: Callable[[int], object], rounds: int) -> List[float]:
+    """ns from a non-child's reap (by its parent) until wait(pid) returns."""
+    reaper = subprocess.Popen([sys.executable, '-c', _REAPER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    out = []
+    try:
+        for _ in range(rounds):
+            reaper.stdin.write('go\n')
+            reaper.stdin.flush()
+            pid = int(reaper.stdout.readline())
+            wait(pid)
+            returned = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            reaped = int(reaper.stdout.readline())
+            out.append(returned - reaped)
+    finally:
+        reaper.stdin.close()
+        reaper.wait()
+    return out
+
+
+def cmd_wait(opts) -> Dict:
+    os.environ['SKYUTILD_SOCKET'] = opts.socket
+    import skyutil
+    rounds = 10 if opts.quick else 60
+    res = {
+        'psutil_wait': stats(reap_latency(upstream.psutil_wait, rounds)),
+        'skyutil_wait_for_exit': stats(reap_latency(skyutil.wait_for_exit, rounds)),
+    }
+    with skyutil.Client(opts.socket) as client:
+        res['client_watch'] = stats(reap_latency(lambda pid: client.watch(pid).wait(10),
+                                                 rounds))
+    return res
 
 
 HELPER_CASES = [
@@ -174,13 +267,14 @@ def _helper_row(bh, binary, name, up_fn, sky_fn, op, batch, args, repeat) -> Dic
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('what', choices=('facts', 'alive', 'helpers'))
+    parser.add_argument('what', choices=('facts', 'alive', 'wait', 'helpers'))
     parser.add_argument('--socket')
     parser.add_argument('--pids-file')
     parser.add_argument('--helpers-bin')
     parser.add_argument('--quick', action='store_true')
     opts = parser.parse_args()
-    result = {'facts': cmd_facts, 'alive': cmd_alive, 'helpers': cmd_helpers}[opts.what](opts)
+    result = {'facts': cmd_facts, 'alive': cmd_alive, 'wait': cmd_wait,
+              'helpers': cmd_helpers}[opts.what](opts)
     print(json.dumps({'mode': f'python-{opts.what}', **result}))
     return 0
 

@@ -9,8 +9,8 @@ rate / baseline rate), ``target`` {text, met} or None, ``note``.
 from typing import Any, Dict, List, Optional
 
 # Every run has these rows, plus helper rows 7.1, 7.2, ... (two per helper).
-ROW_IDS = ['1a', '1b', '2a', '2b', '2c', '3a', '3b', '3c', '3d', '3e', '4a', '4b', '4c',
-           '4d', '5', '6a', '6b', '6c', '6d', '6e', '8a', '8b', '8c', '8d']
+ROW_IDS = ['1a', '1b', '2a', '2b', '2c', '3a', '3b', '3c', '3d', '3e', '3f', '4a', '4b',
+           '4c', '4d', '5a', '5b', '5c', '6a', '6b', '6c', '6d', '6e', '8a', '8b', '8c', '8d']
 
 POLL_INTERVAL_NS = 1e9  # SkyPilot-style psutil polling loop, once a second
 
@@ -83,6 +83,8 @@ def _facts_rows(raw) -> List[Dict]:
     py_cpu_med, py_cpu_p99 = _s(py['skyutil_cpu_count'])
     py_mem_med, py_mem_p99 = _s(py['skyutil_mem_size_gb'])
     py_get_med, py_get_p99 = _s(py['client_facts_get'])
+    pt_med, pt_p99 = _s(py['skyutil_parallel_threads'])
+    up_pt_med, up_pt_p99 = _s(py['upstream_parallel_threads'])
     return [
         _row('3a', g, 'facts.get uncached, C (one round trip)', 'ns', get_med, get_p99, base,
              up_cpu),
@@ -96,6 +98,12 @@ def _facts_rows(raw) -> List[Dict]:
              py_mem_p99, 'SkyPilot get_mem_size_gb() (Python)', up_mem),
         _row('3e', g, 'facts.get uncached, Python Client.facts()', 'ns', py_get_med,
              py_get_p99, base, up_cpu),
+        _row('3f', g, 'get_parallel_threads(), Python skyutil (cached)', 'ns', pt_med, pt_p99,
+             'SkyPilot get_parallel_threads() (Python)', up_pt_med,
+             note=f'single calls, timer overhead ({py["timer_overhead_ns"]} ns) removed; '
+             f'SkyPilot p99 {fmt("ns", up_pt_p99)}; values: skyutil '
+             f'{vals["skyutil_parallel_threads"]} threads (cgroup-aware), SkyPilot '
+             f'{vals["upstream_parallel_threads"]} (os.cpu_count())'),
     ]
 
 
@@ -125,14 +133,27 @@ def _alive_rows(raw) -> List[Dict]:
 
 
 def _exit_rows(raw) -> List[Dict]:
-    e = raw['exit']
+    e, w = raw['exit'], raw['wait_py']
     med, p99 = _s(e['from_reap'])
-    return [_row('5', '5 exit events', 'exit-event latency, reaped -> client notified', 'ns',
+    g = '5 exit events'
+    ps_med, ps_p99 = _s(w['psutil_wait'])
+    ps_name = 'psutil.Process(pid).wait(), polling (measured)'
+    ps_note = (f'{w["psutil_wait"]["n"]} exits of a process that is not the caller\'s child, '
+               f'from just before its parent reaps it; psutil p99 {fmt("ns", ps_p99)}')
+    wf_med, wf_p99 = _s(w['skyutil_wait_for_exit'])
+    cw_med, cw_p99 = _s(w['client_watch'])
+    return [_row('5a', g, 'exit-event latency, reaped -> client notified', 'ns',
                  med, p99, '1 s psutil polling loop (expected delay)', POLL_INTERVAL_NS / 2,
                  'p99 <= 5 ms', p99 <= 5e6,
                  f'polling p99 would be {fmt("ns", 0.99 * POLL_INTERVAL_NS)}; from the '
                  f'trigger (child wakes, exits, is reaped): median '
-                 f'{fmt("ns", e["from_trigger"]["median_ns"])}' + _missing(e))]
+                 f'{fmt("ns", e["from_trigger"]["median_ns"])}' + _missing(e)),
+            _row('5b', g, 'wait_for_exit(pid), Python skyutil: reaped -> returns', 'ns',
+                 wf_med, wf_p99, ps_name, ps_med,
+                 note=ps_note + '; a local pidfd, no daemon round trip'),
+            _row('5c', g, 'Client.watch(pid).wait(), Python: reaped -> proc.exited', 'ns',
+                 cw_med, cw_p99, ps_name, ps_med,
+                 note='the daemon\'s exit event, through the Python client')]
 
 
 def _missing(r) -> str:
@@ -164,7 +185,7 @@ def _watch_rows(raw) -> List[Dict]:
              (f'; {wanted} watches: {rss_wanted / 2**20:.1f} MiB extrapolated'
               if wanted > n else '')),
         _row('6c', g, f'exit-event latency among {n} watches', 'ns', lat_med, lat_p99,
-             'the same with no other watch (row 5)', alone, 'p99 <= 5 ms', lat_p99 <= 5e6,
+             'the same with no other watch (row 5a)', alone, 'p99 <= 5 ms', lat_p99 <= 5e6,
              _missing(w).lstrip('; ')),
         _row('6d', g, f'daemon CPU while idle with {n} watches', 'cpu', idle_frac, None,
              target='0 (below 0.01% of a CPU)', met=idle_frac < 1e-4,

@@ -300,6 +300,8 @@ class Runner:
         self.step('exit-event latency')
         self.raw['exit'] = run_json(
             [self.client, 'exit-latency', self.sock, str(self.p('exit_n'))], 300)
+        self.step('waiting for an exit from Python vs psutil')
+        self.raw['wait_py'] = self.python('wait', '--socket', self.sock)
 
     def watch_load(self) -> None:
         n = self.watch_n

@@ -1,13 +1,12 @@
 #!/usr/bin/python3
 """C helpers of libskyutil vs SkyPilot's upstream Python helpers, in one run.
 
-Python side: the upstream implementations (hashlib with a 256 KiB buffer, the chunked
-read_last_n_lines, base36_encode, format_float, truncate_long_string) run in this
-interpreter; C side: the bench-helpers binary calls libskyutil. Both time warm calls in a
+Python side: the upstream implementations in bench/skypilot_baseline.py (hashlib with a
+256 KiB buffer, the chunked read_last_n_lines, base36_encode, format_float,
+truncate_long_string) run in this interpreter; C side: the bench-helpers binary calls libskyutil. Both time warm calls in a
 loop and report the median per call. Ratio = Python / C.
 """
 import argparse
-import hashlib
 import os
 import statistics
 import subprocess
@@ -17,104 +16,12 @@ import time
 from typing import Callable, List
 
 
-# ---------------------------------------------------------------- upstream Python helpers
-def read_last_n_lines(file_path: str, n: int, chunk_size: int = 8192,
-                      encoding: str = 'utf-8', errors: str = 'replace') -> List[str]:
-    assert n >= 0, f'n must be non-negative. Got {n}'
-    assert chunk_size > 0, f'chunk_size must be positive. Got {chunk_size}'
-    assert os.path.exists(file_path), f'File not found: {file_path}'
-    if n == 0:
-        return []
-    with open(file_path, 'rb') as f:
-        f.seek(0, os.SEEK_END)
-        file_size = f.tell()
-        if file_size == 0:
-            return []
-        pos = file_size
-        lines_found = 0
-        chunks = []
-        while pos > 0 and lines_found <= n:
-            read_size = min(chunk_size, pos)
-            pos -= read_size
-            f.seek(pos)
-            chunk = f.read(read_size)
-            chunks.append(chunk)
-            lines_found += chunk.count(b'\n')
-        full_bytes = b''.join(reversed(chunks))
-        all_lines = full_bytes.split(b'\n')
-        if all_lines and all_lines[-1] == b'':
-            result_bytes = all_lines[-n - 1:-1]
-        else:
-            result_bytes = all_lines[-n:]
-        decoded_lines = [
-            line.decode(encoding, errors=errors).rstrip('\r') + '\n'
-            for line in result_bytes[:-1]
-        ]
-        decoded_lines.append(result_bytes[-1].decode(encoding, errors=errors).rstrip('\r'))
-        return decoded_lines
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
 
-
-def hash_file(path: str, hash_alg: str):
-    with open(path, 'rb') as f:
-        file_hash = hashlib.new(hash_alg)
-        buf = bytearray(2**18)
-        view = memoryview(buf)
-        while True:
-            size = f.readinto(buf)
-            if size == 0:
-                break
-            file_hash.update(view[:size])
-        return file_hash
-
-
-def base36_encode(hex_str: str) -> str:
-    int_value = int(hex_str, 16)
-
-    def _base36_encode(num: int) -> str:
-        if num == 0:
-            return '0'
-        alphabet = '0123456789abcdefghijklmnopqrstuvwxyz'
-        base36 = ''
-        while num != 0:
-            num, i = divmod(num, 36)
-            base36 = alphabet[i] + base36
-        return base36
-
-    return _base36_encode(int_value)
-
-
-def format_float(num, precision: int = 1) -> str:
-    if isinstance(num, int):
-        return str(num)
-    return '{:.0f}'.format(num) if num.is_integer() else f'{num:.{precision}f}'
-
-
-def truncate_long_string(s: str, max_length: int = 35, truncate_middle: bool = False) -> str:
-    if len(s) <= max_length:
-        return s
-    if truncate_middle:
-        if max_length <= 3:
-            return '...'
-        half_length = (max_length - 3) // 2
-        remainder = (max_length - 3) % 2
-        start_length = half_length + remainder
-        end_length = half_length
-        if end_length == 0:
-            return s[:start_length] + '...'
-        return s[:start_length] + '...' + s[-end_length:]
-    splits = s.split(' ')
-    if len(splits[0]) > max_length:
-        return splits[0][:max_length] + '...'
-    i = 0
-    total = 0
-    for i, part in enumerate(splits):
-        total += len(part)
-        if total >= max_length:
-            break
-    prefix = ' '.join(splits[:i])
-    if len(prefix) < max_length:
-        prefix += s[len(prefix):max_length]
-    return prefix + '...'
+# The Python side: upstream's helpers, from the benchmark's one copy of SkyPilot's code.
+from skypilot_baseline import (  # noqa: E402  pylint: disable=wrong-import-position
+    base36_encode, format_float, hash_file, read_last_n_lines, truncate_long_string)
 
 
 # ---------------------------------------------------------------- harness

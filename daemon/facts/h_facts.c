@@ -44,7 +44,7 @@ static int h_get(struct sku_call *call, const msgpack_object *const *argv)
 {
 	struct sku_facts_entry *e;
 	struct sku_proc_facts p;
-	pid_t pid;
+	pid_t pid = 0;
 	int r;
 
 	r = target_pid(call, argv[0], &pid);
@@ -59,7 +59,7 @@ static int h_get(struct sku_call *call, const msgpack_object *const *argv)
 static int h_subscribe(struct sku_call *call, const msgpack_object *const *argv)
 {
 	struct sku_facts_sub *s;
-	pid_t pid;
+	pid_t pid = 0;
 	int r;
 
 	r = target_pid(call, argv[0], &pid);

@@ -1,7 +1,7 @@
-"""Starting skyutild (or the fake) on a private socket, for tests and bench.
+"""Starting skyutild (or the fake) on a private socket, for the tests.
 
-Shared by tests/conftest.py and bench/bench_python.py so both find and
-start the daemon the same way.
+Used by tests/conftest.py, so every test finds and starts the daemon the
+same way.
 """
 
 import os
