@@ -1,6 +1,8 @@
 /*
  * cwatch.c - client watches (proc.watch): owned by a connection, each ends with exactly one
- * proc.exited notification, proc.unwatch, or the connection's close.
+ * proc.exited notification, proc.unwatch, or the connection's close. Watches that asked for
+ * it also get one proc.exiting as soon as the process has exited: the exit code exists only
+ * once the parent reaps, and a client that only cares about liveness should not wait.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,6 +59,29 @@ static void pack_exited(msgpack_packer *pk, void *ctx)
 	sku_pack_kv_str(pk, "reason", reason);
 }
 
+static void pack_exiting(msgpack_packer *pk, void *ctx)
+{
+	const struct exited_ctx *c = ctx;
+
+	msgpack_pack_map(pk, 4);
+	sku_pack_kv_uint(pk, "watch_id", c->w->id);
+	sku_pack_kv_int(pk, "pid", c->ex->pid);
+	sku_pack_kv_uint(pk, "start_time", c->ex->start_time);
+	sku_pack_kv_double(pk, "at", c->ex->exited_at);
+}
+
+static void on_watch_exiting(struct sku_wsub *sub, const struct sku_exit *ex)
+{
+	struct cwatch *w = sku_container_of(sub, struct cwatch, sub);
+	struct exited_ctx ctx = {w, ex};
+
+	/*
+	 * A send over the connection's output limit closes it and frees this watch through its
+	 * hook: nothing may touch w afterwards. The watch stays for its proc.exited.
+	 */
+	(void)sku_conn_notify(w->conn, "proc.exiting", pack_exiting, &ctx);
+}
+
 static void on_watch_exit(struct sku_wsub *sub, const struct sku_exit *ex)
 {
 	struct cwatch *w = sku_container_of(sub, struct cwatch, sub);
@@ -78,7 +103,7 @@ static void on_conn_close(struct sku_conn_hook *hook, struct sku_conn *conn)
 }
 
 int sku_cwatch_add(struct sku_procmod *pm, struct sku_conn *conn, const struct sku_ident *id,
-                   uid_t uid, int ref, uint64_t *ret_id)
+                   uid_t uid, int ref, bool exiting, bool *io_alive, uint64_t *ret_id)
 {
 	struct cwatch *w;
 	int r;
@@ -93,11 +118,17 @@ int sku_cwatch_add(struct sku_procmod *pm, struct sku_conn *conn, const struct s
 	w->peer = *sku_conn_peer(conn);
 	w->sub.want_status = true;
 	w->sub.on_exit = on_watch_exit;
+	w->sub.on_exiting = exiting ? on_watch_exiting : NULL;
 	r = sku_wproc_subscribe(pm, id, uid, ref, false, &w->sub);
 	if (r != 0) {
 		free(w);
 		return r < 0 ? r : -ESRCH;
 	}
+	/* Shared with an earlier watch that has seen the exit already: the reply says so. */
+	if (sku_wsub_exited(&w->sub))
+		*io_alive = false;
+	/* No proc.exiting for an exit the reply reports (a zombie when watched). */
+	w->sub.announced = !*io_alive;
 	w->id = sku_proc_next_id(pm);
 	w->hook.on_close = on_conn_close;
 	sku_conn_add_hook(conn, &w->hook);

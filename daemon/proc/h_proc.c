@@ -181,6 +181,7 @@ static int h_status(struct sku_call *call, const msgpack_object *const *argv)
 static const struct sku_argspec watch_args[] = {
         {"pid", SKU_ARG_INT, true},
         {"start_time", SKU_ARG_INT, false},
+        {"exiting", SKU_ARG_BOOL, false},
 };
 
 static int h_watch(struct sku_call *call, const msgpack_object *const *argv)
@@ -201,9 +202,17 @@ static int h_watch(struct sku_call *call, const msgpack_object *const *argv)
 		return errno_error(call, r, "proc.watch");
 	if (ref >= 0) {
 		struct sku_ident exact = {id.pid, true, pi.start_time};
+		bool exiting = argv[2] && argv[2]->via.boolean;
+		bool alive = pi.alive;
 
 		r = sku_cwatch_add(pm, call->conn, &exact, pi.has_uid ? pi.uid : (uid_t)-1, ref,
-		                   &wid);
+		                   exiting, &alive, &wid);
+		if (r == 0 && pi.alive && !alive) {
+			/* It exited since the lookup, as the watch it shares has seen. */
+			pi.alive = false;
+			pi.state = "zombie";
+			pi.reason = "exited; not yet reaped by its parent";
+		}
 		if (r == -ESRCH) {
 			/* Ended between the lookup and the watch: answer as for a gone process. */
 			r = sku_proc_lookup(pm, &exact, &pi, NULL);

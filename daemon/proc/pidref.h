@@ -45,7 +45,16 @@ int sku_pidref_send_signal(int fd, int sig);
  */
 int sku_pidref_inode(int fd, uint64_t *ret_ino);
 
-/* Whether the exit-status query is known to work here (after the first reaped process). */
+/*
+ * Learn what this kernel can tell, once, at start-up (before any other call): a child of
+ * ours exits with a known code and is reaped, and its pidfd is asked for it. Forks, so call
+ * it while the process is small and single-threaded. 0 when the answer is known (see
+ * sku_pidref_exit_supported), or a negative errno when the probe itself failed: the module
+ * then works without a verdict, taking every missing status as "not yet".
+ */
+int sku_pidref_probe(void);
+
+/* Whether the exit-status query works here (true until the probe has said otherwise). */
 bool sku_pidref_exit_supported(void);
 
 #endif

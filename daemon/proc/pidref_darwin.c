@@ -55,6 +55,11 @@ int sku_pidref_inode(int fd, uint64_t *ret_ino)
 	return -EOPNOTSUPP;
 }
 
+int sku_pidref_probe(void)
+{
+	return 0; /* NOTE_EXIT always carries the status: nothing to learn */
+}
+
 bool sku_pidref_exit_supported(void)
 {
 	return true;

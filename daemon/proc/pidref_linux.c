@@ -3,16 +3,23 @@
  *
  * Debian's kernel headers predate PIDFD_GET_INFO (6.13) and PIDFD_INFO_EXIT (6.15), so the
  * ioctl ABI is defined here. It is size-versioned: the kernel accepts any size ≥ VER0 (64)
- * and fills what it knows, so the VER0 layout keeps working on newer kernels. Support is
- * detected at run time: ENOTTY/EINVAL mean an older kernel and we fall back to fdinfo.
+ * and fills what it knows, so the VER0 layout keeps working on newer kernels.
+ *
+ * What the kernel can tell is learnt once, by sku_pidref_probe() at start-up, from a child
+ * of our own whose exit code we know: answers about other processes cannot tell "this kernel
+ * lacks the feature" from "this process is mid-reap" (PIDFD_GET_INFO answers ESRCH while a
+ * task is being released, even on kernels that keep its exit code), so they never change
+ * the verdict. ENOTTY/EINVAL mean no ioctl at all and we fall back to fdinfo.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pidref.h"
@@ -51,7 +58,12 @@ _Static_assert(sizeof(struct sku_pidfd_info) == 64, "PIDFD_INFO_SIZE_VER0 is 64 
 #define SKU_PIDFD_INFO_EXIT   (1ULL << 3)
 #define SKU_PIDFS_MAGIC       0x50494446
 
-/* -1 unknown, 0 no, 1 yes: learnt from the kernel's first answer. */
+/* The probe child's exit code: any value the kernel cannot have made up. */
+#define PROBE_EXIT_CODE 42
+/* How long the probe waits for the hang-up that follows its child's reap. */
+#define PROBE_HUP_MS 1000
+
+/* -1 unknown, 0 no, 1 yes: set by sku_pidref_probe(); info also from the first answer. */
 static int info_supported = -1;
 static int exit_supported = -1;
 static int pidfs_supported = -1;
@@ -152,17 +164,78 @@ int sku_pidref_exit_status(int fd, int *ret_wstatus)
 	r = get_info(fd, SKU_PIDFD_INFO_EXIT, &info);
 	if (r == -EOPNOTSUPP)
 		return r;
-	if (r == -ESRCH) {
-		/* 6.13/6.14 know the ioctl but keep nothing after the reap. */
-		exit_supported = 0;
-		return -EOPNOTSUPP;
-	}
+	/*
+	 * ESRCH: the task is being released right now (its pid is already unhashed but the
+	 * task not yet gone). The reap is about to complete and the pidfd's hang-up follows,
+	 * after which the status can be read: "not yet", like a zombie.
+	 */
+	if (r == -ESRCH)
+		return -EAGAIN;
 	if (r < 0)
 		return r;
 	if (!(info.mask & SKU_PIDFD_INFO_EXIT))
 		return -EAGAIN;
-	exit_supported = 1;
 	*ret_wstatus = info.exit_code;
+	return 0;
+}
+
+/* Wait (bounded) for fd's hang-up: the process has been released, its exit info final. */
+static void wait_hangup(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = 0};
+
+	while (poll(&p, 1, PROBE_HUP_MS) < 0 && errno == EINTR)
+		;
+}
+
+int sku_pidref_probe(void)
+{
+	struct sku_pidfd_info info;
+	int fd, r, wstatus = -1;
+	pid_t pid, w;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(PROBE_EXIT_CODE);
+	/* Our own child keeps its pid until we reap it, so the pidfd is of the right process. */
+	r = sku_pidref_open(pid, &fd);
+	do
+		w = waitpid(pid, &wstatus, 0);
+	while (w < 0 && errno == EINTR);
+	if (r < 0) {
+		/* No pidfds at all (before Linux 5.3): nothing to ask. */
+		if (r == -ENOSYS) {
+			info_supported = 0;
+			exit_supported = 0;
+		}
+		return r;
+	}
+	/* With SIGCHLD ignored the kernel reaps by itself and waitpid() reports ECHILD. */
+	if (w < 0)
+		wstatus = -1;
+	wait_hangup(fd);
+	info = (struct sku_pidfd_info){.mask = SKU_PIDFD_INFO_EXIT};
+	r = ioctl(fd, SKU_PIDFD_GET_INFO, &info) < 0 ? -errno : 0;
+	sku_pidref_close(fd);
+	if (r == -ENOTTY || r == -EINVAL) {
+		info_supported = 0;
+		exit_supported = 0;
+		return 0;
+	}
+	if (r == -ESRCH) {
+		/* 6.13/6.14 know the ioctl but keep nothing once the process is released. */
+		info_supported = 1;
+		exit_supported = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	info_supported = 1;
+	exit_supported = (info.mask & SKU_PIDFD_INFO_EXIT) && WIFEXITED(info.exit_code) &&
+	                 WEXITSTATUS(info.exit_code) == PROBE_EXIT_CODE &&
+	                 (wstatus == -1 || wstatus == info.exit_code);
 	return 0;
 }
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
+#include "pidref.h"
 #include "proc_int.h"
 #include "procfs.h"
 
@@ -50,6 +50,23 @@ static void set_budget(struct sku_procmod *pm)
 	        pm->fd_budget, pm->fd_reserve);
 }
 
+/* Learn once whether exit codes of non-children can be read (pidref.h). */
+static void probe_kernel(void)
+{
+	int r = sku_pidref_probe();
+
+	if (r < 0)
+		sku_log(SKU_LOG_WARN,
+		        "proc: cannot probe for exit-status support (%s); exit codes "
+		        "are reported whenever the kernel gives them",
+		        strerror(-r));
+	else if (!sku_pidref_exit_supported())
+		sku_log(SKU_LOG_INFO, "proc: this kernel does not report the exit status of "
+		                      "non-children (needs Linux 6.15): exit_code will be nil");
+	else
+		sku_log(SKU_LOG_DEBUG, "proc: exit statuses available from pidfds");
+}
+
 int sku_proc_init(struct sku_server *srv)
 {
 	struct sku_procmod *pm;
@@ -61,16 +78,17 @@ int sku_proc_init(struct sku_server *srv)
 	pm->srv = srv;
 	sku_list_init(&pm->guards);
 	sku_list_init(&pm->killtrees);
-	pm->clk_tck = sysconf(_SC_CLK_TCK);
-	if (pm->clk_tck <= 0)
-		pm->clk_tck = 100;
-	r = sku_procfs_read_btime(&pm->btime);
+	r = sku_procfs_read_clock(&pm->btime, &pm->clk_tck);
 	if (r < 0) {
-		sku_log(SKU_LOG_ERROR, "proc: cannot read the boot time from /proc/stat: %s",
-		        strerror(-r));
+		sku_log(SKU_LOG_ERROR, "proc: cannot read the boot time: %s", strerror(-r));
 		goto fail;
 	}
 	set_budget(pm);
+	probe_kernel();
+	r = sku_procfs_init();
+	if (r < 0)
+		sku_log(SKU_LOG_WARN, "proc: cannot keep /proc open (%s); reading by path",
+		        strerror(-r));
 	r = sku_exitcache_init(&pm->cache, EXIT_CACHE_ENTRIES);
 	if (r < 0)
 		goto fail;
@@ -92,12 +110,14 @@ fail_watch:
 	sku_watch_done(pm);
 	sku_htab_done(&pm->watches);
 	sku_exitcache_done(&pm->cache);
+	sku_procfs_done();
 	return r;
 fail_watches:
 	sku_htab_done(&pm->watches);
 fail_cache:
 	sku_exitcache_done(&pm->cache);
 fail:
+	sku_procfs_done();
 	free(pm);
 	return r;
 }
@@ -116,6 +136,7 @@ void sku_proc_done(struct sku_server *srv)
 	sku_watch_done(pm);
 	sku_wb_module_done(pm);
 	sku_exitcache_done(&pm->cache);
+	sku_procfs_done();
 	srv->proc = NULL;
 	if (pm->nhandles == 0)
 		free(pm);

@@ -7,7 +7,7 @@
  *   watch_*.c     platform backends (watch_backend.h)
  *   cwatch.c      client watches: proc.watch subscriptions owned by a connection
  *   exitcache.c   bounded memory of recent exits
- *   tree.c        descendants from /proc
+ *   tree.c        descendants (children lists from procfs.h)
  *   killtree.c    signal a tree, wait, SIGKILL survivors
  *   guard.c       kill a tree when another process exits
  *   h_proc.c      request handlers and the method table
@@ -31,7 +31,7 @@
 struct sku_ident {
 	pid_t pid;
 	bool has_start;
-	uint64_t start_time; /* clock ticks since boot (/proc/<pid>/stat field 22) */
+	uint64_t start_time; /* in the platform's unit (struct sku_stat in procfs.h) */
 };
 
 /* Everything proc.status reports about one process. */
@@ -91,16 +91,22 @@ struct sku_wsub;
 typedef void (*sku_wsub_fn)(struct sku_wsub *sub, const struct sku_exit *ex);
 
 /*
- * A subscription to one process's end, embedded in its owner. want_status subscribers hear
- * once the exit status is known (the reap), or after a grace period for a zombie its parent
- * does not reap; others hear as soon as the process has exited (zombie or not). on_exit is
- * called once, after the subscription has been unlinked: it may free sub.
+ * A subscription to one process's end, embedded in its owner (zero-initialised). want_status
+ * subscribers hear once the exit status is known (the reap), or after a grace period for a
+ * zombie its parent does not reap; others hear as soon as the process has exited (zombie or
+ * not). on_exit is called once, after the subscription has been unlinked: it may free sub.
+ *
+ * on_exiting (optional) is called once when the process has exited, before on_exit and while
+ * still subscribed, unless announced is already set (the owner knew it had exited). It may
+ * free sub, and must then not touch it after cancelling the subscription.
  */
 struct sku_wsub {
 	struct sku_list link;
 	struct sku_wproc *wp; /* NULL when not subscribed */
 	bool want_status;
+	bool announced; /* on_exiting has been called, or is not to be */
 	sku_wsub_fn on_exit;
+	sku_wsub_fn on_exiting;
 };
 
 struct sku_wproc {
@@ -134,6 +140,8 @@ int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_
 void sku_wsub_cancel(struct sku_wsub *sub);
 /* Signal the process sub watches. 0, -ESRCH, -EPERM. */
 int sku_wsub_signal(struct sku_wsub *sub, int sig);
+/* Whether the process sub watches is known to have exited (false when not subscribed). */
+bool sku_wsub_exited(const struct sku_wsub *sub);
 
 /* Backend callbacks (watch_backend.h). */
 void sku_wproc_exited(struct sku_wproc *wp);
@@ -147,10 +155,13 @@ void sku_watch_done(struct sku_procmod *pm);
 
 /*
  * Watch id for conn: on success *ret_id is set and exactly one proc.exited follows.
+ * With exiting, one proc.exiting precedes it when the process exits, unless the caller's
+ * reply already says it is not alive: *io_alive is what the reply says, and is cleared when
+ * the process is already known to have exited (no proc.exiting is sent then).
  * ref as sku_wproc_subscribe. -EMFILE, -ENOMEM, -ESRCH.
  */
 int sku_cwatch_add(struct sku_procmod *pm, struct sku_conn *conn, const struct sku_ident *id,
-                   uid_t uid, int ref, uint64_t *ret_id);
+                   uid_t uid, int ref, bool exiting, bool *io_alive, uint64_t *ret_id);
 /* Remove the watch id owned by conn: 0 or -ENOENT. */
 int sku_cwatch_remove(struct sku_procmod *pm, struct sku_conn *conn, uint64_t id);
 void sku_cwatch_done(struct sku_procmod *pm);
@@ -165,7 +176,7 @@ void sku_cwatch_done(struct sku_procmod *pm);
  */
 int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct sku_pinfo *ret,
                     int *ret_ref);
-/* Epoch seconds for a start time in ticks. */
+/* Epoch seconds for a start time (see sku_procmod.btime). */
 double sku_proc_create_time(const struct sku_procmod *pm, uint64_t start_time);
 /* Whether peer may see the exit status / signal processes of uid. */
 bool sku_proc_may_access(const struct sku_peer *peer, uid_t uid);
@@ -244,8 +255,9 @@ void sku_guard_done(struct sku_procmod *pm);
 
 struct sku_procmod {
 	struct sku_server *srv;
-	uint64_t btime; /* boot time, epoch seconds */
-	long clk_tck;
+	/* start_time t began at epoch second btime + t / clk_tck (sku_procfs_read_clock). */
+	uint64_t btime;      /* Linux: boot time; macOS: 0 */
+	long clk_tck;        /* Linux: CLK_TCK; macOS: 1000000 (start times are in microseconds) */
 	unsigned fd_budget;  /* pidfds watches may hold */
 	unsigned fd_reserve; /* further pidfds kill trees and guards may hold */
 	unsigned nfds;       /* pidfds held now */

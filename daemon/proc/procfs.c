@@ -1,14 +1,10 @@
-/* procfs.c - /proc parsers and readers (see procfs.h). */
+/* procfs.c - pure parsers of Linux /proc text and the state names (see procfs.h). */
 #include "procfs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static bool is_space(char c)
 {
@@ -205,86 +201,4 @@ const char *sku_procfs_state_name(char state)
 	default: /* S, D (uninterruptible), I (idle), W, P, K */
 		return "sleeping";
 	}
-}
-
-int sku_procfs_read_file(const char *path, char *buf, size_t buflen, size_t *ret_len)
-{
-	size_t n = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (n < buflen) {
-		ssize_t r = read(fd, buf + n, buflen - n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			close(fd);
-			/* A process that dies between open and read gives ESRCH already. */
-			return (int)r;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	*ret_len = n;
-	return 0;
-}
-
-int sku_procfs_read_stat(pid_t pid, struct sku_stat *ret)
-{
-	char path[64], buf[SKU_STAT_MAX];
-	size_t len;
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	r = sku_procfs_read_file(path, buf, sizeof(buf), &len);
-	if (r < 0)
-		return r;
-	if (len == 0)
-		return -ESRCH;
-	r = sku_procfs_parse_stat(buf, len, ret);
-	if (r < 0)
-		return r;
-	return ret->pid == pid ? 0 : -EBADMSG;
-}
-
-int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid)
-{
-	char path[64], buf[SKU_STAT_MAX];
-	size_t len;
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	r = sku_procfs_read_file(path, buf, sizeof(buf), &len);
-	if (r < 0)
-		return r;
-	return sku_procfs_parse_status_ruid(buf, len, ret_ruid);
-}
-
-int sku_procfs_read_btime(uint64_t *ret_btime)
-{
-	/* The "intr" line before btime can be very long on big machines: read line by line. */
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
-	int r = -EBADMSG;
-
-	f = fopen("/proc/stat", "re");
-	if (!f)
-		return -errno;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (sku_procfs_parse_btime(line, (size_t)n, ret_btime) == 0) {
-			r = 0;
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return r;
 }

@@ -1,5 +1,9 @@
 /*
- * procfs.h - bounded parsers and readers for the Linux /proc files the proc module needs.
+ * procfs.h - process identity and state: the platform seam of the proc module.
+ *
+ * procfs.c holds the pure parsers of Linux /proc text (portable C, fuzzed and unit-tested
+ * everywhere) and the state names; the readers are platform code: procfs_linux.c reads
+ * /proc, procfs_darwin.c asks the macOS kernel (sysctl kern.proc.pid, libproc).
  *
  * Parsers take a buffer and its length (not NUL-terminated), never read past it and never
  * allocate. Readers return -ESRCH when the process does not exist (any more).
@@ -16,9 +20,13 @@
 
 struct sku_stat {
 	pid_t pid;
-	char state; /* the kernel's letter: R S D Z T t X I W P K */
+	char state; /* Linux's letter: R S D Z T t X I W P K (macOS maps its p_stat onto R S T Z) */
 	pid_t ppid;
-	/* Field 22: start time in clock ticks since boot; with pid it identifies a process. */
+	/*
+	 * Start time; with pid it identifies a process. The unit is the platform's (see
+	 * sku_procfs_read_clock): clock ticks since boot on Linux (/proc/<pid>/stat field 22),
+	 * microseconds since the epoch on macOS.
+	 */
 	uint64_t start_time;
 };
 
@@ -47,9 +55,37 @@ int sku_procfs_parse_pidlist(const char *buf, size_t len, int (*fn)(pid_t pid, v
 /* Wire state name for a stat letter: "running", "sleeping", "stopped" or "zombie". */
 const char *sku_procfs_state_name(char state);
 
+/* ---- platform readers (procfs_linux.c, procfs_darwin.c) ---- */
+
+/*
+ * Keep open what the readers reuse (Linux: a /proc directory fd, so a read does not resolve
+ * "/proc" each time). Call once at start-up; the readers also work without it. 0 or -errno;
+ * sku_procfs_done() releases it.
+ */
+int sku_procfs_init(void);
+void sku_procfs_done(void);
+
 /* Readers. 0, -ESRCH when the process is gone, -EBADMSG, or another -errno. */
 int sku_procfs_read_stat(pid_t pid, struct sku_stat *ret);
 int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid);
+
+/*
+ * How start times map to wall-clock time: a start time t began at epoch second
+ * *ret_base + t / *ret_per_s. Linux: boot time and CLK_TCK; macOS: 0 and 1000000.
+ */
+int sku_procfs_read_clock(uint64_t *ret_base, long *ret_per_s);
+
+/*
+ * Call fn for each pid that may be a child of ppid (callers confirm from its stat: the
+ * lists may hold stale or traced entries); stops and returns fn's value when non-zero.
+ * 0 (nothing) when ppid is gone, -ENOTSUP when the system cannot list children (then use
+ * sku_procfs_each_pid), -ENOMEM, -EFBIG, or another -errno.
+ */
+int sku_procfs_each_child(pid_t ppid, int (*fn)(pid_t pid, void *ctx), void *ctx);
+/* Call fn for every process; stops and returns fn's value when non-zero. */
+int sku_procfs_each_pid(int (*fn)(pid_t pid, void *ctx), void *ctx);
+
+/* Linux only. */
 int sku_procfs_read_btime(uint64_t *ret_btime);
 /* Read a whole small file into buf (at most buflen bytes); *ret_len is the length read. */
 int sku_procfs_read_file(const char *path, char *buf, size_t buflen, size_t *ret_len);

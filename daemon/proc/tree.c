@@ -1,24 +1,16 @@
 /*
- * tree.c - a process's descendants from /proc.
+ * tree.c - a process's descendants.
  *
- * Children come from /proc/<pid>/task/<tid>/children (every thread's list: a child belongs
- * to the thread that forked it), or, on kernels built without it, from one scan of /proc.
- * Each candidate is confirmed from its own stat: its ppid must still be the parent and it
- * must not have started before the parent, or it is a recycled pid and not a child.
+ * Candidates come from the platform's list of a process's children (procfs.h), or, where
+ * there is none, from one scan of every process. Each candidate is confirmed from its own
+ * stat: its ppid must still be the parent and it must not have started before the parent,
+ * or it is a recycled pid and not a child.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "proc_int.h"
 #include "procfs.h"
-
-#define CHILDREN_MAX_BYTES (8u << 20)
 
 struct vec {
 	struct sku_procent *v; /* owned */
@@ -43,56 +35,6 @@ static int vec_push(struct vec *vec, const struct sku_procent *e)
 	return 0;
 }
 
-/* Read a whole /proc file of unknown size into a malloc'd buffer (caller frees). */
-static int read_all(const char *path, char **ret, size_t *ret_len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = NULL;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t got;
-
-		if (n == cap || !buf) {
-			char *nb;
-
-			if (buf)
-				cap *= 2;
-			if (cap > CHILDREN_MAX_BYTES) {
-				r = -EFBIG;
-				break;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = -errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	*ret = buf;
-	*ret_len = n;
-	return 0;
-}
-
 struct child_ctx {
 	const struct sku_procent *parent;
 	struct vec *out;
@@ -113,76 +55,14 @@ static int add_child(pid_t pid, void *ctx)
 	return vec_push(c->out, &(struct sku_procent){pid, st.ppid, st.start_time});
 }
 
-/* Direct children via the children files. -ENOTSUP when the kernel lacks them. */
-static int children_files(const struct sku_procent *parent, struct vec *out)
+/* Every process, for systems that cannot list a process's children. */
+static int add_any(pid_t pid, void *ctx)
 {
-	struct child_ctx ctx = {parent, out};
-	char path[64];
-	struct dirent *de;
-	bool any = false;
-	DIR *d;
-	int r = 0;
+	struct sku_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)parent->pid);
-	d = opendir(path);
-	if (!d)
-		return 0; /* gone: its children were reparented, none are left to find */
-	while ((de = readdir(d))) {
-		char cpath[320];
-		size_t len = 0;
-		char *buf = NULL;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)parent->pid,
-		         de->d_name);
-		r = read_all(cpath, &buf, &len);
-		if (r == -ENOENT) {
-			r = any ? 0 : -ENOTSUP;
-			if (r < 0)
-				break;
-			continue; /* the thread just exited */
-		}
-		if (r < 0)
-			break;
-		any = true;
-		r = sku_procfs_parse_pidlist(buf, len, add_child, &ctx);
-		free(buf);
-		if (r < 0)
-			break;
-	}
-	closedir(d);
-	return r;
-}
-
-/* Every process, for kernels without children files. */
-static int scan_all(struct vec *all)
-{
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	d = opendir("/proc");
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		struct sku_stat st;
-		char *end;
-		long pid;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > INT_MAX)
-			continue;
-		if (sku_procfs_read_stat((pid_t)pid, &st) < 0)
-			continue;
-		r = vec_push(all, &(struct sku_procent){(pid_t)pid, st.ppid, st.start_time});
-		if (r < 0)
-			break;
-	}
-	closedir(d);
-	return r;
+	if (sku_procfs_read_stat(pid, &st) < 0)
+		return 0;
+	return vec_push(ctx, &(struct sku_procent){pid, st.ppid, st.start_time});
 }
 
 static int children_scan(const struct sku_procent *parent, const struct vec *all, struct vec *out)
@@ -213,10 +93,12 @@ int sku_tree_children(const struct sku_procent *root, bool recursive, struct sku
 		if (q > 0 && !recursive)
 			break;
 		if (!scan) {
-			r = children_files(&parent, &out);
+			struct child_ctx ctx = {&parent, &out};
+
+			r = sku_procfs_each_child(parent.pid, add_child, &ctx);
 			if (r == -ENOTSUP) {
 				scan = true;
-				r = scan_all(&all);
+				r = sku_procfs_each_pid(add_any, &all);
 			}
 		}
 		if (r == 0 && scan)

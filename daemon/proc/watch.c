@@ -3,7 +3,8 @@
  * watches, kill trees, guards), so a process costs one fd however many watch it.
  *
  * Life of a watched process: the backend reports the exit (on Linux the pidfd turns
- * readable when the process becomes a zombie); subscribers that only need the end hear now.
+ * readable when the process becomes a zombie); subscribers that asked to be told of the exit
+ * itself are told first, and subscribers that only need the end hear now.
  * The exit status exists only after the parent reaps it, so status subscribers wait for the
  * reap (the pidfd hangs up). A parent that never reaps must not hold watchers forever: after
  * ZOMBIE_GRACE_NS they hear without a status. Each subscriber hears exactly once.
@@ -80,6 +81,35 @@ static void deliver(struct sku_wproc *wp, const struct sku_exit *ex, bool all)
 	wp->delivering = false;
 }
 
+/*
+ * Tell the subscribers that asked (on_exiting) that the process has exited. A callback may
+ * cancel any subscription, its own included (a send that closes a connection ends all of
+ * its watches): the list is rescanned after each call and a called subscription is never
+ * touched again. Subscriptions stay linked, so the release waits until the end.
+ */
+static void announce(struct sku_wproc *wp, const struct sku_exit *ex)
+{
+	struct sku_wsub *sub;
+
+	wp->delivering = true;
+	do {
+		sub = NULL;
+		for (struct sku_list *l = wp->subs.next; l != &wp->subs; l = l->next) {
+			struct sku_wsub *s = sku_container_of(l, struct sku_wsub, link);
+
+			if (s->on_exiting && !s->announced) {
+				sub = s;
+				break;
+			}
+		}
+		if (sub) {
+			sub->announced = true;
+			sub->on_exiting(sub, ex);
+		}
+	} while (sub);
+	wp->delivering = false;
+}
+
 static void finish(struct sku_wproc *wp, const struct sku_exit *ex)
 {
 	sku_exitcache_put(&wp->pm->cache, ex);
@@ -151,6 +181,7 @@ void sku_wproc_exited(struct sku_wproc *wp)
 	wp->exited_at = sku_proc_epoch_now();
 	pm->srv->metrics.exits_seen++;
 	ex = exit_of(wp);
+	announce(wp, &ex);
 	r = read_status(wp, &ex);
 	if (r != -EAGAIN) {
 		finish(wp, &ex);
@@ -259,6 +290,11 @@ void sku_wsub_cancel(struct sku_wsub *sub)
 	sku_list_del(&sub->link);
 	sub->wp = NULL;
 	maybe_release(wp);
+}
+
+bool sku_wsub_exited(const struct sku_wsub *sub)
+{
+	return sub->wp && sub->wp->exited;
 }
 
 int sku_wsub_signal(struct sku_wsub *sub, int sig)

@@ -109,6 +109,29 @@ static void stat_self(void **state)
 	assert_int_equal(sku_procfs_read_stat(0x7ffffff0, &st), -ESRCH);
 }
 
+/* With /proc kept open the readers answer the same, by pid relative to it. */
+static void stat_self_kept_open(void **state)
+{
+	struct sku_stat by_path, kept;
+	uid_t uid;
+
+	(void)state;
+	assert_int_equal(sku_procfs_read_stat(getpid(), &by_path), 0);
+	assert_int_equal(sku_procfs_init(), 0);
+	assert_int_equal(sku_procfs_read_stat(getpid(), &kept), 0);
+	assert_int_equal(kept.pid, getpid());
+	assert_int_equal(kept.ppid, by_path.ppid);
+	assert_true(kept.start_time == by_path.start_time);
+	assert_int_equal(sku_procfs_read_stat(1, &kept), 0);
+	assert_int_equal(kept.pid, 1);
+	assert_int_equal(sku_procfs_read_stat(0x7ffffff0, &kept), -ESRCH);
+	assert_int_equal(sku_procfs_read_stat(0, &kept), -ESRCH);
+	assert_int_equal(sku_procfs_read_ruid(getpid(), &uid), 0);
+	assert_int_equal(uid, getuid());
+	assert_int_equal(sku_procfs_read_ruid(0x7ffffff0, &uid), -ESRCH);
+	sku_procfs_done();
+}
+
 static void status_uid(void **state)
 {
 	const char ok[] = "Name:\tx\nState:\tS (sleeping)\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
@@ -255,10 +278,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(stat_plain),     cmocka_unit_test(stat_hostile_comm),
 	        cmocka_unit_test(stat_malformed), cmocka_unit_test(stat_bounded),
-	        cmocka_unit_test(stat_self),      cmocka_unit_test(status_uid),
-	        cmocka_unit_test(btime),          cmocka_unit_test(fdinfo_pid),
-	        cmocka_unit_test(pidlist),        cmocka_unit_test(state_names),
-	        cmocka_unit_test(signal_names),   cmocka_unit_test(signal_ints),
+	        cmocka_unit_test(stat_self),      cmocka_unit_test(stat_self_kept_open),
+	        cmocka_unit_test(status_uid),     cmocka_unit_test(btime),
+	        cmocka_unit_test(fdinfo_pid),     cmocka_unit_test(pidlist),
+	        cmocka_unit_test(state_names),    cmocka_unit_test(signal_names),
+	        cmocka_unit_test(signal_ints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

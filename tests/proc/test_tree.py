@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import RpcError, start_time, state
+from conftest import RpcError, start_time, state, wait_for
 
 
 def alive(pid):
@@ -130,3 +130,19 @@ def test_kill_tree_never_signals_the_daemon(daemon, client):
         client.call("proc.kill_tree", {"pid": daemon.pid, "signal": "KILL"})
     assert err.value.name == "PERMISSION_DENIED"
     assert client.call("ping") == "pong"
+
+
+def test_kill_tree_does_not_wait_for_unreaped_zombies(client, procs):
+    # A zombie cannot act on signals: it counts as gone at once, not after the grace period,
+    # whether it was one already or became one on the signal (nobody reaps either here).
+    zombie = procs.spawn(["sh", "-c", "exit 0"])
+    wait_for(lambda: state(zombie.pid) == "Z", what="zombie")
+    live = procs.spawn(["sleep", "1000"])
+    t0 = time.monotonic()
+    res = client.call("proc.kill_tree", {"pid": zombie.pid, "grace_s": 10})
+    assert res == {"signalled": [], "killed": [], "already_gone": [zombie.pid], "denied": []}
+    res = client.call("proc.kill_tree", {"pid": live.pid, "start_time": start_time(live.pid),
+                                         "grace_s": 10})
+    assert res == {"signalled": [live.pid], "killed": [], "already_gone": [], "denied": []}
+    assert time.monotonic() - t0 < 5, "waited for a zombie's grace period"
+    assert state(live.pid) == "Z"

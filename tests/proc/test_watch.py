@@ -148,3 +148,46 @@ def test_exits_are_counted_in_metrics(client, procs):
     p.wait()
     client.exited(w["watch_id"])
     assert seen() == before + 1
+
+
+def test_exiting_comes_for_a_zombie_before_the_reap(daemon, client, procs):
+    p = exiting(procs, 3)
+    st = start_time(p.pid)
+    w = client.call("proc.watch", {"pid": p.pid, "start_time": st, "exiting": True})
+    assert w["alive"] is True
+    with daemon.client() as plain:
+        w2 = plain.call("proc.watch", {"pid": p.pid})
+        before = time.time()
+        p.stdin.close()
+        # Not reaped: the exit code does not exist yet, but the exit is told at once.
+        ev = client.note("proc.exiting", lambda n: n["watch_id"] == w["watch_id"])
+        assert ev == {"watch_id": w["watch_id"], "pid": p.pid, "start_time": st,
+                      "at": ev["at"]}
+        assert before - 1 <= ev["at"] <= time.time() + 1
+        assert state(p.pid) == "Z"
+        assert not [n for n in client.notes if n[0] == "proc.exited"]
+        p.wait()
+        assert client.exited(w["watch_id"])["exit_code"] == 3
+        # Only the watch that asked hears of the exit itself; each hears its end once.
+        assert plain.exited(w2["watch_id"])["exit_code"] == 3
+        assert not plain.no_note(0.2)
+    assert not [n for n in client.no_note(0.2) if n[1]["watch_id"] == w["watch_id"]]
+
+
+def test_no_exiting_for_a_watch_that_starts_on_a_zombie(client, procs):
+    p = procs.spawn(["sh", "-c", "exit 4"])
+    wait_for(lambda: state(p.pid) == "Z", what="zombie")
+    w = client.call("proc.watch", {"pid": p.pid, "exiting": True})
+    # The reply says it has exited already: nothing more to announce.
+    assert w["alive"] is False and w["watch_id"]
+    assert not client.no_note(0.3)
+    p.wait()
+    assert client.exited(w["watch_id"])["exit_code"] == 4
+    assert not [n for n in client.no_note(0.2) if n[1]["watch_id"] == w["watch_id"]]
+
+
+def test_exiting_must_be_a_bool(client, procs):
+    p = procs.spawn(["sleep", "1000"])
+    with pytest.raises(RpcError) as e:
+        client.call("proc.watch", {"pid": p.pid, "exiting": 1})
+    assert e.value.name == "INVALID_ARGUMENT"

@@ -293,7 +293,7 @@ def _remembered_exit(pid: int, create_time: Optional[float]) -> Optional[int]:
     if link is None:
         return None
     entry = link.watched.get(pid)
-    if entry is not None and not entry.alive and (
+    if entry is not None and entry.ended and (
             create_time is None or
             _proc_py.same_instant(entry.create_time, create_time)):
         return entry.returncode()
@@ -367,7 +367,7 @@ def info() -> Dict[str, Any]:
                                'why': facts_why}
     process_rows = {
         'is_process_alive': (
-            'watched pids answer from a cache flipped by proc.exited; a new '
+            'watched pids answer from a cache flipped by proc.exiting; a new '
             'pid is read from /proc once and then watched',
             '/proc/<pid>/stat on every call'),
         'are_processes_alive': ('one proc.status request per batch',

@@ -7,7 +7,9 @@ connection carries
 * a ``facts.subscribe`` whose facts are cached and replaced when a
   ``facts.changed`` notification arrives, and
 * ``proc.watch`` subscriptions for recently asked-about pids, whose
-  liveness is cached and flipped by ``proc.exited``,
+  liveness is cached and flipped by ``proc.exiting`` (sent at the exit,
+  zombie or not) and whose exit code arrives with ``proc.exited`` (sent
+  once the parent has reaped),
 
 and a daemon thread blocked reading that connection applies the
 notifications.  When the connection dies, the owner is told and drops the
@@ -29,6 +31,12 @@ logger = logging.getLogger('skyutil')
 WATCH_CAP = 4096
 
 
+def _watch_params(pid: int, start_time: int) -> Dict[str, Any]:
+    # exiting: hear of the exit at once, not only when the parent reaps
+    # (which may be seconds later, or never): a zombie is not alive.
+    return {'pid': pid, 'start_time': start_time, 'exiting': True}
+
+
 def _usable(facts: Any) -> bool:
     """True if ``facts`` carries what the cached helpers read."""
     return (isinstance(facts, dict) and
@@ -39,7 +47,7 @@ def _usable(facts: Any) -> bool:
 class Watched:
     """What the link knows about one watched (pid, start_time)."""
 
-    __slots__ = ('start_time', 'create_time', 'alive', 'watch_id',
+    __slots__ = ('start_time', 'create_time', 'alive', 'ended', 'watch_id',
                  'exit_code', 'signal', 'event', 'lost')
 
     def __init__(self, reply: Dict[str, Any], start_time: int,
@@ -49,7 +57,10 @@ class Watched:
         self.create_time = (create_time if reply.get('create_time') is None
                             else reply['create_time'])
         self.watch_id = reply.get('watch_id')
+        # alive: running (a zombie is not); ended: no exit event is to come, so
+        # exit_code/signal are final.
         self.alive = bool(reply.get('alive')) and self.watch_id is not None
+        self.ended = self.watch_id is None
         self.exit_code = reply.get('exit_code')
         self.signal = reply.get('signal')
         self.event: Optional[threading.Event] = None
@@ -114,6 +125,8 @@ class Link:
             for method, params in self.client.events():
                 if method == 'facts.changed':
                     self._on_facts_changed(params)
+                elif method == 'proc.exiting':
+                    self._on_exiting(params)
                 elif method == 'proc.exited':
                     self._on_exited(params)
         except errors.SkyutilError as exc:
@@ -133,6 +146,13 @@ class Link:
                 logger.debug('skyutil: ignoring malformed facts.changed %r',
                              params)
 
+    def _on_exiting(self, params: Dict[str, Any]) -> None:
+        with self._lock:
+            pid = self._by_watch_id.get(params.get('watch_id'))
+            entry = None if pid is None else self.watched.get(pid)
+            if entry is not None and entry.watch_id == params.get('watch_id'):
+                entry.alive = False
+
     def _on_exited(self, params: Dict[str, Any]) -> None:
         with self._lock:
             watch_id = params.get('watch_id')
@@ -141,6 +161,7 @@ class Link:
             if entry is None or entry.watch_id != watch_id:
                 return
             entry.alive = False
+            entry.ended = True
             entry.watch_id = None
             entry.exit_code = params.get('exit_code')
             entry.signal = params.get('signal')
@@ -174,7 +195,7 @@ class Link:
         self._flush_unwatch_backlog()
         try:
             self.client._request(  # pylint: disable=protected-access
-                'proc.watch', {'pid': pid, 'start_time': start_time},
+                'proc.watch', _watch_params(pid, start_time),
                 lambda exc, res: self._install(pid, start_time, create_time,
                                                exc, res))
         except errors.SkyutilError:
@@ -186,7 +207,7 @@ class Link:
         """Watches and waits for the reply; None if the process is gone."""
         self._flush_unwatch_backlog()
         call = self.client._request(  # pylint: disable=protected-access
-            'proc.watch', {'pid': pid, 'start_time': start_time},
+            'proc.watch', _watch_params(pid, start_time),
             lambda exc, res: self._install(pid, start_time, create_time,
                                            exc, res))
         try:
@@ -244,11 +265,11 @@ class Link:
         first (the caller then waits locally).
         """
         with self._lock:
-            if entry.alive and entry.event is None:
+            if not entry.ended and entry.event is None:
                 entry.event = threading.Event()
             event = entry.event
-        if entry.alive and event is not None and not event.wait(timeout):
+        if not entry.ended and event is not None and not event.wait(timeout):
             raise TimeoutError(f'process still running after {timeout}s')
-        if entry.lost and entry.alive:
+        if entry.lost and not entry.ended:
             raise errors.DaemonUnavailable('daemon connection lost')
         return entry.returncode()

@@ -47,7 +47,8 @@ _PARAMS = {
     'facts.subscribe': {'pid'}, 'facts.unsubscribe': {'subscription_id'},
     'facts.parallel_threads': {'cloud'},
     'facts.max_workers_for_file_mounts': {'fds_per_source', 'cloud'},
-    'proc.status': {'procs'}, 'proc.watch': {'pid', 'start_time'},
+    'proc.status': {'procs'},
+    'proc.watch': {'pid', 'start_time', 'exiting'},
     'proc.unwatch': {'watch_id'},
     'proc.children': {'pid', 'start_time', 'recursive'},
     'proc.kill_tree': {'pid', 'start_time', 'signal', 'grace_s',
@@ -106,12 +107,13 @@ class Conn:
 
 class Watch:
 
-    def __init__(self, watch_id, conn, pid, start_time, pidfd):
+    def __init__(self, watch_id, conn, pid, start_time, pidfd, exiting):
         self.watch_id = watch_id
         self.conn = conn
         self.pid = pid
         self.start_time = start_time
         self.pidfd = pidfd
+        self.exiting = exiting
         self.exited_at = None
 
 
@@ -183,6 +185,10 @@ class Server:
             # through _timeout()/_check_exits().
             self.sel.unregister(key.data.pidfd)
             key.data.exited_at = time.monotonic()
+            if key.data.exiting:
+                self.notify(key.data.conn, 'proc.exiting', {
+                    'watch_id': key.data.watch_id, 'pid': key.data.pid,
+                    'start_time': key.data.start_time, 'at': time.time()})
             self._check_exits()
         else:
             self._readable(key.data)
@@ -374,7 +380,8 @@ class Server:
         if not entry['alive']:
             return entry
         pidfd = os.pidfd_open(pid)
-        watch = Watch(self._id(), conn, pid, entry['start_time'], pidfd)
+        watch = Watch(self._id(), conn, pid, entry['start_time'], pidfd,
+                      bool(args.get('exiting')))
         self.watches[watch.watch_id] = watch
         self.sel.register(pidfd, selectors.EVENT_READ, watch)
         entry['watch_id'] = watch.watch_id
