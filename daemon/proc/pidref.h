@@ -46,6 +46,13 @@ int sku_pidref_send_signal(int fd, int sig);
 int sku_pidref_inode(int fd, uint64_t *ret_ino);
 
 /*
+ * Whether the whole process has exited, without blocking: a pidfd turns readable only once
+ * every thread is gone, while /proc shows the thread-group leader as a zombie as soon as the
+ * leader thread alone has exited. True when it cannot tell (trust /proc then).
+ */
+bool sku_pidref_exited(int fd);
+
+/*
  * Learn what this kernel can tell, once, at start-up (before any other call): a child of
  * ours exits with a known code and is reaped, and its pidfd is asked for it. Forks, so call
  * it while the process is small and single-threaded. 0 when the answer is known (see

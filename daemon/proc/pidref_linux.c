@@ -188,6 +188,18 @@ static void wait_hangup(int fd)
 		;
 }
 
+bool sku_pidref_exited(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r;
+
+	if (fd < 0)
+		return true;
+	while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+		;
+	return r != 0;
+}
+
 int sku_pidref_probe(void)
 {
 	struct sku_pidfd_info info;

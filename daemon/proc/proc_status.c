@@ -110,6 +110,12 @@ int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct s
 		        .uid = uid,
 		};
 		ret->alive = st.state != 'Z' && st.state != 'X' && st.state != 'x';
+		if (!ret->alive && !sku_pidref_exited(fd)) {
+			/* Only the leader thread exited: the process runs on in its other threads.
+			 */
+			ret->alive = true;
+			ret->state = sku_procfs_state_name('R');
+		}
 		if (!ret->alive)
 			ret->reason = "exited; not yet reaped by its parent";
 		if (fd >= 0 && sku_pidref_inode(fd, &ino) == 0) {

@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import sys
 
 import psutil
 import pytest
@@ -115,3 +116,27 @@ def test_exit_code_remembered_for_status(client, procs):
         assert e["state"] == "gone" and e["exit_code"] == 42 and e["start_time"] == st
         [e] = c2.call("proc.status", {"procs": [p.pid]})
         assert e["exit_code"] == 42
+
+
+LEADER_EXITS = r"""
+import ctypes, os, platform, sys, threading, time
+SYS_exit = {"x86_64": 60, "aarch64": 93}[platform.machine()]
+threading.Thread(target=lambda: time.sleep(1000)).start()
+sys.stdout.write("ready\n"); sys.stdout.flush()
+# exit(2), not exit_group(2): only the leader thread ends; the sleeping thread runs on.
+ctypes.CDLL(None, use_errno=True).syscall(SYS_exit, 0)
+"""
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="SYS_exit number")
+def test_leader_thread_exited_but_process_runs_on(client, procs):
+    p = procs.spawn([sys.executable, "-c", LEADER_EXITS], stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"ready\n"
+    # /proc shows the leader as a zombie, yet the process (its other thread) is alive.
+    wait_for(lambda: state(p.pid) == "Z", what="leader thread exit")
+    [e] = client.call("proc.status", {"procs": [p.pid]})
+    assert e["alive"] is True and e["state"] == "running"
+    # So kill_tree signals it rather than calling it already gone, and it then really ends.
+    res = client.call("proc.kill_tree", {"pid": p.pid, "grace_s": 5})
+    assert res["signalled"] == [p.pid] and res["already_gone"] == []
+    assert p.wait(timeout=10) == -signal.SIGTERM
