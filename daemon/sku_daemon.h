@@ -32,17 +32,17 @@ struct sku_peer {
 
 /* Daemon configuration, filled by main.c from the command line. */
 struct sku_config {
-	const char *socket_path; /* resolved */
-	unsigned socket_mode;	 /* default 0600 */
+	const char *socket_path;  /* resolved */
+	unsigned socket_mode;     /* default 0600 */
 	const char *socket_group; /* NULL: keep the daemon's group */
-	const char *sysroot;	 /* "" in production; a fixture tree in tests */
-	size_t max_message;	 /* bytes */
-	size_t max_output;	 /* queued output bytes per connection before disconnect */
+	const char *sysroot;      /* "" in production; a fixture tree in tests */
+	size_t max_message;       /* bytes */
+	size_t max_output;        /* queued output bytes per connection before disconnect */
 	unsigned max_connections;
 	unsigned max_batch;
 	unsigned idle_timeout_ms; /* a partial message older than this closes the conn */
-	int verbosity;		  /* 0 warnings, 1 info, 2 debug */
-	bool debug_methods;	  /* --enable-debug-methods: test-only methods (h_debug.c) */
+	int verbosity;            /* 0 warnings, 1 info, 2 debug */
+	bool debug_methods;       /* --enable-debug-methods: test-only methods (h_debug.c) */
 };
 
 /* Counters exported by daemon.metrics. Owned by the server; modules increment. */
@@ -66,27 +66,27 @@ struct sku_server {
 	struct sku_conn *conns; /* intrusive list of live connections */
 	bool stopping;
 	struct sku_metrics metrics;
-	struct sku_facts *facts;     /* owned; NULL until sku_facts_init */
-	struct sku_procmod *proc;    /* owned; NULL until sku_proc_init */
-	uint64_t next_id;	     /* source of watch/subscription/guard ids */
+	struct sku_facts *facts;  /* owned; NULL until sku_facts_init */
+	struct sku_procmod *proc; /* owned; NULL until sku_proc_init */
+	uint64_t next_id;         /* source of watch/subscription/guard ids */
 
 	/*
 	 * Gauges kept current by the modules that own the objects (daemon.metrics, STATUS=).
 	 * A module changing them calls sku_notify_status_changed() so STATUS= follows.
 	 */
-	unsigned nwatches;	/* proc.watch watches alive */
-	unsigned nguards;	/* proc.guard guards alive */
+	unsigned nwatches;       /* proc.watch watches alive */
+	unsigned nguards;        /* proc.guard guards alive */
 	unsigned nsubscriptions; /* facts.subscribe subscriptions alive */
 
 	/* Owned by server.c. */
 	uint64_t started_ns;
-	bool listening;		/* the listener handle is open */
-	bool unlink_socket;	/* we bound the path (not socket activation): remove it at exit */
-	int lock_fd;		/* flock on "<socket>.lock" for the daemon's life; -1 if none */
+	bool listening;     /* the listener handle is open */
+	bool unlink_socket; /* we bound the path (not socket activation): remove it at exit */
+	int lock_fd;        /* flock on "<socket>.lock" for the daemon's life; -1 if none */
 	char lock_path[128];
-	uv_timer_t stop_timer;	/* bounds the drain at shutdown */
+	uv_timer_t stop_timer; /* bounds the drain at shutdown */
 	bool stop_timer_open;
-	bool stopped;		/* on_stopped has run */
+	bool stopped; /* on_stopped has run */
 	void (*on_stopped)(struct sku_server *srv);
 	struct sku_call *deferred; /* calls a handler kept (SKU_CALL_DEFERRED), dispatch.c */
 	unsigned ndeferred;
@@ -127,7 +127,7 @@ int sku_conn_send(struct sku_conn *conn, char *buf, size_t len);
  * Returns as sku_conn_send.
  */
 int sku_conn_notify(struct sku_conn *conn, const char *method,
-		    void (*pack_map)(msgpack_packer *pk, void *ctx), void *ctx);
+                    void (*pack_map)(msgpack_packer *pk, void *ctx), void *ctx);
 
 /* One request being answered. Owned by dispatch.c. */
 struct sku_call {
@@ -139,7 +139,7 @@ struct sku_call {
 	uint64_t started_ns;
 	msgpack_sbuffer buf; /* the reply being built */
 	msgpack_packer pk;   /* packs the result (exactly one object) into buf */
-	int err;	     /* wire error code set by sku_call_error, else 0 */
+	int err;             /* wire error code set by sku_call_error, else 0 */
 	char errmsg[256];
 
 	/*
@@ -163,9 +163,10 @@ struct sku_call {
 
 typedef int (*sku_handler_fn)(struct sku_call *call, const msgpack_object *const *argv);
 
-/* Record a wire error for the call; returns -EINVAL so handlers can `return sku_call_error(...)`. */
+/* Record a wire error for the call; returns -EINVAL so handlers can `return sku_call_error(...)`.
+ */
 int sku_call_error(struct sku_call *call, enum sku_err code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /*
  * Finish a deferred call: status 0 sends the result packed into call->pk, a negative value
@@ -304,9 +305,9 @@ int sku_notify_send(struct sku_server *srv, const char *state);
 /*
  * The listening socket passed by the service manager (systemd LISTEN_FDS, launchd), if any.
  * Call it before anything opens a file descriptor: passed fds it does not use are closed,
- * and a lying LISTEN_FDS must not name a descriptor of our own. Returns 0 with *ret_fd = the fd (ours now, O_CLOEXEC) or -1 when none was passed;
- * negative errno when something was passed but is unusable (not a listening Unix stream
- * socket). The activation environment is consumed (unset).
+ * and a lying LISTEN_FDS must not name a descriptor of our own. Returns 0 with *ret_fd = the fd
+ * (ours now, O_CLOEXEC) or -1 when none was passed; negative errno when something was passed but is
+ * unusable (not a listening Unix stream socket). The activation environment is consumed (unset).
  */
 int sku_activation_take(int *ret_fd);
 /* The platform's own mechanism (launchd on macOS; none on Linux), same contract. */

@@ -18,8 +18,8 @@
 
 /* Defaults for the limits the daemon advertises in `hello`. */
 #define SKU_MAX_MESSAGE_DEFAULT (1024 * 1024) /* bytes in one message */
-#define SKU_MAX_DEPTH		16	      /* nesting of arrays/maps */
-#define SKU_MAX_BATCH_DEFAULT	200000	      /* entries in one proc.status */
+#define SKU_MAX_DEPTH           16            /* nesting of arrays/maps */
+#define SKU_MAX_BATCH_DEFAULT   200000        /* entries in one proc.status */
 
 enum sku_msg_type {
 	SKU_MSG_REQUEST = 0,
@@ -31,17 +31,17 @@ enum sku_msg_type {
  * Wire error codes. Append only: a code and its name never change (docs/protocol.md).
  * X(name, code)
  */
-#define SKU_ERROR_MAP(X)                                                                           \
-	X(BAD_REQUEST, 1)                                                                          \
-	X(UNKNOWN_METHOD, 2)                                                                       \
-	X(INVALID_ARGUMENT, 3)                                                                     \
-	X(PERMISSION_DENIED, 4)                                                                    \
-	X(NO_SUCH_PROCESS, 5)                                                                      \
-	X(PID_REUSED, 6)                                                                           \
-	X(RESOURCE_EXHAUSTED, 7)                                                                   \
-	X(TOO_LARGE, 8)                                                                            \
-	X(UNAVAILABLE, 9)                                                                          \
-	X(INTERNAL, 10)                                                                            \
+#define SKU_ERROR_MAP(X)         \
+	X(BAD_REQUEST, 1)        \
+	X(UNKNOWN_METHOD, 2)     \
+	X(INVALID_ARGUMENT, 3)   \
+	X(PERMISSION_DENIED, 4)  \
+	X(NO_SUCH_PROCESS, 5)    \
+	X(PID_REUSED, 6)         \
+	X(RESOURCE_EXHAUSTED, 7) \
+	X(TOO_LARGE, 8)          \
+	X(UNAVAILABLE, 9)        \
+	X(INTERNAL, 10)          \
 	X(TIMEOUT, 11)
 
 enum sku_err {
@@ -49,7 +49,7 @@ enum sku_err {
 #define SKU_ERR_ENUM(name, code) SKU_ERR_##name = code,
 	SKU_ERROR_MAP(SKU_ERR_ENUM)
 #undef SKU_ERR_ENUM
-	SKU_ERR__MAX
+	        SKU_ERR__MAX
 };
 
 /* "BAD_REQUEST" etc.; "UNKNOWN" for codes outside the map. Never NULL. */
@@ -83,8 +83,8 @@ int sku_prescan(const char *buf, size_t len, size_t max_size, unsigned max_depth
  */
 struct sku_msg {
 	enum sku_msg_type type;
-	uint32_t msgid;		      /* request / response */
-	const char *method;	      /* request / notify; not NUL-terminated */
+	uint32_t msgid;     /* request / response */
+	const char *method; /* request / notify; not NUL-terminated */
 	uint32_t method_len;
 	const msgpack_object *args;   /* request / notify: the named-argument map, or NULL */
 	const msgpack_object *error;  /* response: nil-or-map */
@@ -103,7 +103,7 @@ struct sku_msg {
  * is a map.
  */
 int sku_decode(const char *buf, size_t len, msgpack_zone *zone, struct sku_msg *ret,
-	       const char **ret_why);
+               const char **ret_why);
 
 /*
  * Encoders. Each appends exactly one complete message (or its head) through pk.
@@ -144,7 +144,7 @@ const msgpack_object *sku_map_get(const msgpack_object *map, const char *key);
  * ASCII ('?' for anything else), since they come from the peer.
  */
 enum sku_arg_type {
-	SKU_ARG_INT,	/* positive or negative integer */
+	SKU_ARG_INT,    /* positive or negative integer */
 	SKU_ARG_NUMBER, /* integer or float */
 	SKU_ARG_STR,
 	SKU_ARG_BOOL,
@@ -162,7 +162,7 @@ struct sku_argspec {
 #define SKU_MAX_ARGS 8
 
 int sku_args_bind(const msgpack_object *args, const struct sku_argspec *spec, size_t nspec,
-		  const msgpack_object **argv, char *err, size_t errlen);
+                  const msgpack_object **argv, char *err, size_t errlen);
 
 /*
  * Typed readers for bound arguments. Return 0, or -ERANGE (integer above INT64_MAX) / -EINVAL
@@ -180,6 +180,6 @@ int sku_obj_double(const msgpack_object *o, double *ret);
  * sockaddr_un's sun_path; buf is untouched then. -EINVAL when buf is NULL.
  */
 int sku_socket_path(const char *explicit_path, const char *env_socket, const char *xdg_runtime_dir,
-		    uid_t uid, char *buf, size_t buflen);
+                    uid_t uid, char *buf, size_t buflen);
 
 #endif

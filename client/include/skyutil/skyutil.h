@@ -30,9 +30,9 @@ extern "C" {
 #define SKYUTIL_VERSION_PATCH 0
 
 /* Remote (daemon-answered) errors: SKYUTIL_EREMOTE(SKYUTIL_ERR_PID_REUSED) etc. */
-#define SKYUTIL_EREMOTE_BASE 10000
-#define SKYUTIL_EREMOTE(code) (-(SKYUTIL_EREMOTE_BASE + (code)))
-#define SKYUTIL_IS_REMOTE(rc) ((rc) <= -SKYUTIL_EREMOTE_BASE)
+#define SKYUTIL_EREMOTE_BASE    10000
+#define SKYUTIL_EREMOTE(code)   (-(SKYUTIL_EREMOTE_BASE + (code)))
+#define SKYUTIL_IS_REMOTE(rc)   ((rc) <= -SKYUTIL_EREMOTE_BASE)
 #define SKYUTIL_REMOTE_CODE(rc) (-(rc)-SKYUTIL_EREMOTE_BASE)
 
 enum skyutil_remote_code {
@@ -73,7 +73,7 @@ SKYUTIL_EXPORT int skyutil_default_socket_path(char *buf, size_t buflen);
  * (or the error that broke it) and the caller opens a new client.
  */
 SKYUTIL_EXPORT int skyutil_client_open(const char *path, int timeout_ms,
-				       skyutil_client **ret_client);
+                                       skyutil_client **ret_client);
 /* Close and free; NULL is fine. */
 SKYUTIL_EXPORT void skyutil_client_free(skyutil_client *client);
 
@@ -99,7 +99,7 @@ struct skyutil_hello {
 	int64_t max_batch;
 };
 SKYUTIL_EXPORT int skyutil_hello(skyutil_client *client, int timeout_ms,
-				 struct skyutil_hello *ret_hello);
+                                 struct skyutil_hello *ret_hello);
 
 /*
  * Generic call. args is a msgpack-encoded map (or NULL/0 for no arguments). On success
@@ -108,8 +108,8 @@ SKYUTIL_EXPORT int skyutil_hello(skyutil_client *client, int timeout_ms,
  * and, when ret_errmsg is non-NULL, *ret_errmsg is a malloc'd message (free it).
  */
 SKYUTIL_EXPORT int skyutil_call(skyutil_client *client, const char *method, const void *args,
-				size_t args_len, int timeout_ms, void **ret_result, size_t *ret_len,
-				char **ret_errmsg);
+                                size_t args_len, int timeout_ms, void **ret_result, size_t *ret_len,
+                                char **ret_errmsg);
 
 /*
  * Event-loop integration. The fd becomes readable when the daemon sent something;
@@ -124,10 +124,10 @@ SKYUTIL_EXPORT int skyutil_call(skyutil_client *client, const char *method, cons
  * The callback may make calls on the client but must not free it.
  */
 typedef void (*skyutil_event_cb)(const char *method, const void *params, size_t len,
-				 void *userdata);
+                                 void *userdata);
 SKYUTIL_EXPORT int skyutil_client_fd(const skyutil_client *client);
 SKYUTIL_EXPORT void skyutil_client_set_event_cb(skyutil_client *client, skyutil_event_cb cb,
-						 void *userdata);
+                                                void *userdata);
 SKYUTIL_EXPORT int skyutil_client_process(skyutil_client *client);
 
 /* Free memory returned by this library (strings, buffers). NULL is fine. */
@@ -139,9 +139,9 @@ SKYUTIL_EXPORT void skyutil_free(void *p);
 
 struct skyutil_facts {
 	int64_t pid;
-	int64_t cpu_count;	 /* clamp(ceil(quota), 1, min(affinity, cpuset, online)) */
+	int64_t cpu_count;       /* clamp(ceil(quota), 1, min(affinity, cpuset, online)) */
 	int64_t cpu_count_floor; /* same with floor */
-	double cpu_quota;	 /* CPUs; 0 when no quota */
+	double cpu_quota;        /* CPUs; 0 when no quota */
 	int64_t cpu_online;
 	int64_t cpu_affinity;
 	int64_t cpuset_cpus; /* 0 when no cpuset */
@@ -149,8 +149,8 @@ struct skyutil_facts {
 	int64_t mem_limit_bytes; /* SKYUTIL_UNLIMITED when none */
 	int64_t mem_effective_bytes;
 	int64_t mem_used_bytes; /* -1 when unknown */
-	int64_t pids_limit;	/* SKYUTIL_UNLIMITED when none */
-	int64_t nofile_soft;	/* SKYUTIL_UNLIMITED when RLIM_INFINITY */
+	int64_t pids_limit;     /* SKYUTIL_UNLIMITED when none */
+	int64_t nofile_soft;    /* SKYUTIL_UNLIMITED when RLIM_INFINITY */
 	int64_t nofile_hard;
 	int64_t cgroup_version; /* 1, 2, 3 = hybrid, 0 = none */
 	char cgroup_path[512];
@@ -159,7 +159,7 @@ struct skyutil_facts {
 
 /* facts.get for pid (0: the caller). One round trip. */
 SKYUTIL_EXPORT int skyutil_facts_get(skyutil_client *client, int64_t pid, int timeout_ms,
-				     struct skyutil_facts *ret_facts);
+                                     struct skyutil_facts *ret_facts);
 
 /*
  * Cached facts of the calling process: the first call subscribes (one round trip); later
@@ -190,12 +190,12 @@ struct skyutil_proc_status {
 	int64_t pid;
 	int alive; /* a zombie is not alive */
 	enum skyutil_proc_state state;
-	int64_t start_time;  /* -1 when unknown */
-	double create_time;  /* seconds since the epoch; 0 when unknown */
-	int64_t ppid;	     /* -1 when unknown */
-	int64_t uid;	     /* -1 when unknown */
-	int64_t exit_code;   /* -1 when unknown */
-	int64_t signal;	     /* 0 when none or unknown */
+	int64_t start_time; /* -1 when unknown */
+	double create_time; /* seconds since the epoch; 0 when unknown */
+	int64_t ppid;       /* -1 when unknown */
+	int64_t uid;        /* -1 when unknown */
+	int64_t exit_code;  /* -1 when unknown */
+	int64_t signal;     /* 0 when none or unknown */
 };
 
 /* "running", ... Never NULL. */
@@ -203,15 +203,15 @@ SKYUTIL_EXPORT const char *skyutil_proc_state_name(enum skyutil_proc_state state
 
 /* proc.status for n identities; ret_status has room for n entries. */
 SKYUTIL_EXPORT int skyutil_proc_status(skyutil_client *client, const struct skyutil_proc_id *ids,
-				       size_t n, int timeout_ms,
-				       struct skyutil_proc_status *ret_status);
+                                       size_t n, int timeout_ms,
+                                       struct skyutil_proc_status *ret_status);
 
 struct skyutil_exit {
 	int64_t watch_id;
 	int64_t pid;
 	int64_t start_time;
 	int64_t exit_code; /* -1 when unknown (see reason) */
-	int64_t signal;	   /* 0 when none */
+	int64_t signal;    /* 0 when none */
 	int core_dumped;
 	double exited_at;
 	char reason[64];
@@ -223,17 +223,17 @@ struct skyutil_exit {
  * blocks for one.
  */
 SKYUTIL_EXPORT int skyutil_proc_watch(skyutil_client *client, struct skyutil_proc_id id,
-				      int timeout_ms, int64_t *ret_watch_id,
-				      struct skyutil_proc_status *ret_status);
+                                      int timeout_ms, int64_t *ret_watch_id,
+                                      struct skyutil_proc_status *ret_status);
 SKYUTIL_EXPORT int skyutil_proc_unwatch(skyutil_client *client, int64_t watch_id, int timeout_ms);
 /* Wait for the exit event of watch_id (timeout_ms < 0: forever). -ETIMEDOUT on timeout. */
 SKYUTIL_EXPORT int skyutil_proc_wait(skyutil_client *client, int64_t watch_id, int timeout_ms,
-				     struct skyutil_exit *ret_exit);
+                                     struct skyutil_exit *ret_exit);
 
 /* proc.children: *ret_children (n entries) is owned by the caller; skyutil_free() it. */
 SKYUTIL_EXPORT int skyutil_proc_children(skyutil_client *client, struct skyutil_proc_id id,
-					 int recursive, int timeout_ms,
-					 struct skyutil_proc_id **ret_children, size_t *ret_n);
+                                         int recursive, int timeout_ms,
+                                         struct skyutil_proc_id **ret_children, size_t *ret_n);
 
 struct skyutil_kill_result {
 	size_t signalled, killed, already_gone;
@@ -243,13 +243,13 @@ struct skyutil_kill_result {
  * comes once the tree is gone, so timeout_ms < 0 means the client's timeout plus the grace.
  */
 SKYUTIL_EXPORT int skyutil_proc_kill_tree(skyutil_client *client, struct skyutil_proc_id id,
-					  int signal, double grace_s, int include_root,
-					  int timeout_ms, struct skyutil_kill_result *ret_result);
+                                          int signal, double grace_s, int include_root,
+                                          int timeout_ms, struct skyutil_kill_result *ret_result);
 
 /* proc.guard: when watch exits, kill target's tree. */
 SKYUTIL_EXPORT int skyutil_proc_guard(skyutil_client *client, struct skyutil_proc_id watch,
-				      struct skyutil_proc_id target, double grace_s,
-				      int timeout_ms, int64_t *ret_guard_id);
+                                      struct skyutil_proc_id target, double grace_s, int timeout_ms,
+                                      int64_t *ret_guard_id);
 SKYUTIL_EXPORT int skyutil_proc_unguard(skyutil_client *client, int64_t guard_id, int timeout_ms);
 
 /* ---------------------------------------------------------------- in-process helpers */
@@ -272,13 +272,13 @@ SKYUTIL_EXPORT int skyutil_proc_unguard(skyutil_client *client, int64_t guard_id
  * being read), -ENOMEM.
  */
 SKYUTIL_EXPORT int skyutil_read_last_n_lines(const char *path, long n, char ***ret_lines,
-					     size_t *ret_n);
+                                             size_t *ret_n);
 /*
  * The same, and when ret_lens is non-NULL the byte length of each line (a line may contain
  * NUL bytes): *ret_lens (*ret_n entries, NULL when none) is owned by the caller: skyutil_free.
  */
 SKYUTIL_EXPORT int skyutil_read_last_n_lines_len(const char *path, long n, char ***ret_lines,
-						 size_t **ret_lens, size_t *ret_n);
+                                                 size_t **ret_lens, size_t *ret_n);
 /* Free n lines and the array; NULL is fine. */
 SKYUTIL_EXPORT void skyutil_lines_free(char **lines, size_t n);
 
@@ -292,7 +292,7 @@ SKYUTIL_EXPORT void skyutil_lines_free(char **lines, size_t n);
  * OpenSSL refuses the algorithm (md5 under FIPS).
  */
 SKYUTIL_EXPORT int skyutil_hash_file(const char *path, const char *algo, int hex,
-				     unsigned char **ret_digest, size_t *ret_len);
+                                     unsigned char **ret_digest, size_t *ret_len);
 /* 1 when skyutil_hash_file() accepts algo, else 0 (NULL is fine). */
 SKYUTIL_EXPORT int skyutil_hash_algo_known(const char *algo);
 
@@ -338,8 +338,8 @@ SKYUTIL_EXPORT int skyutil_format_float(double num, int precision, char **ret_st
  * max_length. -EILSEQ for invalid UTF-8 (overlongs and surrogates included).
  * *ret_str owned by the caller (skyutil_free).
  */
-SKYUTIL_EXPORT int skyutil_truncate_long_string(const char *s, long max_length,
-						int truncate_middle, char **ret_str);
+SKYUTIL_EXPORT int skyutil_truncate_long_string(const char *s, long max_length, int truncate_middle,
+                                                char **ret_str);
 
 /*
  * What Python's data.decode('utf-8', errors='replace') yields: each maximal invalid
@@ -347,7 +347,7 @@ SKYUTIL_EXPORT int skyutil_truncate_long_string(const char *s, long max_length,
  * ret_len is non-NULL) owned by the caller (skyutil_free).
  */
 SKYUTIL_EXPORT int skyutil_utf8_replace(const void *data, size_t len, char **ret_str,
-					size_t *ret_len);
+                                        size_t *ret_len);
 
 /*
  * Upstream get_parallel_threads: max(4, cpu_count - 1), x4 when cloud.lower() is
@@ -362,8 +362,8 @@ SKYUTIL_EXPORT int64_t skyutil_parallel_threads(int64_t cpu_count, const char *c
  * counts as 1 (upstream's is at least 5: skyutil_fds_per_source()).
  */
 SKYUTIL_EXPORT int64_t skyutil_max_workers_for_file_mounts(int64_t nofile_soft,
-							   int64_t fds_per_source,
-							   int64_t cpu_count, const char *cloud);
+                                                           int64_t fds_per_source,
+                                                           int64_t cpu_count, const char *cloud);
 /*
  * Upstream fd_per_rsync: 5 x the number of entries (hidden ones included, one level) of the
  * largest directory among the n paths, at least 5. Paths that are not directories (symlinks
