@@ -81,6 +81,15 @@ static int parse_ident(struct sku_call *call, const msgpack_object *o, const cha
 	return parse_start(call, start, what, id);
 }
 
+/* The {pid, start_time?} pair that leads the arguments of watch, children and kill_tree. */
+static int parse_args_ident(struct sku_call *call, const msgpack_object *const *argv,
+                            struct sku_ident *id)
+{
+	int r = parse_pid(call, argv[0], "pid", &id->pid);
+
+	return r < 0 ? r : parse_start(call, argv[1], "start_time", id);
+}
+
 static int parse_signal(struct sku_call *call, const msgpack_object *o, int *ret)
 {
 	int64_t v;
@@ -192,9 +201,7 @@ static int h_watch(struct sku_call *call, const msgpack_object *const *argv)
 	uint64_t wid = 0;
 	int ref, r;
 
-	r = parse_pid(call, argv[0], "pid", &id.pid);
-	if (r == 0)
-		r = parse_start(call, argv[1], "start_time", &id);
+	r = parse_args_ident(call, argv, &id);
 	if (r < 0)
 		return r;
 	r = sku_proc_lookup(pm, &id, &pi, &ref);
@@ -263,9 +270,7 @@ static int h_children(struct sku_call *call, const msgpack_object *const *argv)
 	size_t n = 0;
 	int ref, r;
 
-	r = parse_pid(call, argv[0], "pid", &id.pid);
-	if (r == 0)
-		r = parse_start(call, argv[1], "start_time", &id);
+	r = parse_args_ident(call, argv, &id);
 	if (r < 0)
 		return r;
 	r = sku_proc_lookup(pm, &id, &pi, &ref);
@@ -333,9 +338,7 @@ static int h_kill_tree(struct sku_call *call, const msgpack_object *const *argv)
 	struct sku_killtree *kt;
 	int r;
 
-	r = parse_pid(call, argv[0], "pid", &req.root.pid);
-	if (r == 0)
-		r = parse_start(call, argv[1], "start_time", &req.root);
+	r = parse_args_ident(call, argv, &req.root);
 	if (r == 0)
 		r = parse_signal(call, argv[2], &req.sig);
 	if (r == 0)
