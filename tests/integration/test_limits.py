@@ -22,8 +22,11 @@ def connect_admitted(path, timeout=5.0):
     deadline = time.monotonic() + timeout
     while True:
         c = Client(path)
-        c.send("ping", msgid=1)
-        r = c.recv()
+        try:
+            c.send("ping", msgid=1)
+            r = c.recv()
+        except (BrokenPipeError, ConnectionResetError):
+            r = None  # refused and closed before our request was even written
         if r is not None and r[1] == 1 and r[2] is None:
             return c
         c.close()
