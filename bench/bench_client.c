@@ -6,7 +6,7 @@
  *   bench-client facts SOCKET ROUNDS PER_ROUND
  *   bench-client status SOCKET PIDS_FILE ROUNDS     (PIDS_FILE: one pid per line)
  *   bench-client exit-latency SOCKET N
- *   bench-client watch-load SOCKET N K IDLE_MS DAEMON_PID
+ *   bench-client watch-load SOCKET NPROCS NWATCHES K IDLE_MS DAEMON_PID
  *   bench-client spawn N       (fork N idle children, print their pids and "ready", wait
  *                               for stdin to close, then kill and reap them)
  * Prints one JSON object (bench.h); spawn prints pids instead.
@@ -187,14 +187,15 @@ int main(int argc, char **argv)
 		return cmd_status(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "exit-latency") == 0)
 		return bench_cmd_exit_latency(argv + 2);
-	if (argc == 7 && strcmp(argv[1], "watch-load") == 0)
+	if (argc == 8 && strcmp(argv[1], "watch-load") == 0)
 		return bench_cmd_watch_load(argv + 2);
 	if (argc == 3 && strcmp(argv[1], "spawn") == 0)
 		return bench_cmd_spawn(argv + 2);
-	fprintf(stderr, "usage: bench-client facts SOCKET ROUNDS PER_ROUND\n"
-	                "       bench-client status SOCKET PIDS_FILE ROUNDS\n"
-	                "       bench-client exit-latency SOCKET N\n"
-	                "       bench-client watch-load SOCKET N K IDLE_MS DAEMON_PID\n"
-	                "       bench-client spawn N\n");
+	fprintf(stderr,
+	        "usage: bench-client facts SOCKET ROUNDS PER_ROUND\n"
+	        "       bench-client status SOCKET PIDS_FILE ROUNDS\n"
+	        "       bench-client exit-latency SOCKET N\n"
+	        "       bench-client watch-load SOCKET NPROCS NWATCHES K IDLE_MS DAEMON_PID\n"
+	        "       bench-client spawn N\n");
 	return 2;
 }

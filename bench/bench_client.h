@@ -9,7 +9,7 @@ void bench_die(const char *what, int rc) __attribute__((noreturn));
 
 /* argv: SOCKET N */
 int bench_cmd_exit_latency(char **argv);
-/* argv: SOCKET N K IDLE_MS DAEMON_PID */
+/* argv: SOCKET NPROCS NWATCHES K IDLE_MS DAEMON_PID */
 int bench_cmd_watch_load(char **argv);
 /* argv: N */
 int bench_cmd_spawn(char **argv);

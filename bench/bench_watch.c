@@ -148,22 +148,29 @@ int bench_cmd_exit_latency(char **argv)
 	return 0;
 }
 
+/*
+ * The load: nw watches over np processes, watch i on process i % np. The daemon shares one
+ * pidfd per process among all its watches, and each proc.watch call makes a watch of its own
+ * (its own watch_id and proc.exited) even for a process this connection already watches, so
+ * more watches fit than the daemon's fd budget holds processes.
+ */
 struct load {
 	pid_t *pids;
 	int64_t *wids;
-	size_t n;
+	size_t np, nw;
 };
 
-static void watch_all(skyutil_client *c, struct load *l)
+/* Watches from..to-1, one call each. */
+static void watch_range(skyutil_client *c, struct load *l, size_t from, size_t to)
 {
 	struct skyutil_proc_status st;
 
-	for (size_t i = 0; i < l->n; i++) {
-		struct skyutil_proc_id id = {.pid = l->pids[i], .start_time = -1};
+	for (size_t i = from; i < to; i++) {
+		struct skyutil_proc_id id = {.pid = l->pids[i % l->np], .start_time = -1};
 		int rc = skyutil_proc_watch(c, id, 30000, &l->wids[i], &st);
 
 		if (rc < 0) {
-			fprintf(stderr, "bench-client: watch %zu of %zu: %s\n", i + 1, l->n,
+			fprintf(stderr, "bench-client: watch %zu of %zu: %s\n", i + 1, l->nw,
 			        skyutil_strerror(rc));
 			exit(1);
 		}
@@ -172,56 +179,67 @@ static void watch_all(skyutil_client *c, struct load *l)
 	}
 }
 
-/* Kill k of the watched children, spread over the set; latency from reap to event. */
-static void exits_under_load(skyutil_client *c, struct load *l, long k, struct bench_samples *s,
-                             long *missing)
+/*
+ * Kill k of the watched children, spread over the set. Per child, from the reap: the first
+ * of its watches' events (*first) and the last one, when every watcher has heard (*all).
+ */
+static void exits_under_load(skyutil_client *c, struct load *l, long k, struct bench_samples *first,
+                             struct bench_samples *all, long *events, long *missing)
 {
 	for (long i = 0; i < k; i++) {
-		size_t idx = (size_t)i * l->n / (size_t)k;
-		struct skyutil_exit ex;
-		uint64_t t0;
-		int rc;
+		size_t idx = (size_t)i * l->np / (size_t)k;
+		uint64_t t0, t_first = 0;
 
 		kill(l->pids[idx], SIGKILL);
 		if (waitpid(l->pids[idx], NULL, 0) != l->pids[idx])
 			bench_die("waitpid", -errno);
 		t0 = bench_now_ns();
-		rc = skyutil_proc_wait(c, l->wids[idx], 5000, &ex);
-		if (rc < 0)
-			bench_die("skyutil_proc_wait", rc);
-		bench_samples_add(s, bench_now_ns() - t0);
-		if (ex.signal != SIGKILL && (*missing)++ == 0)
-			fprintf(stderr, "bench-client: exit of %d without its signal: %s\n",
-			        (int)l->pids[idx], ex.reason);
+		for (size_t w = idx; w < l->nw; w += l->np) {
+			struct skyutil_exit ex;
+			int rc = skyutil_proc_wait(c, l->wids[w], 5000, &ex);
+
+			if (rc < 0)
+				bench_die("skyutil_proc_wait", rc);
+			if (w == idx)
+				t_first = bench_now_ns();
+			(*events)++;
+			if (ex.signal != SIGKILL && (*missing)++ == 0)
+				fprintf(stderr, "bench-client: exit of %d without its signal: %s\n",
+				        (int)l->pids[idx], ex.reason);
+		}
+		bench_samples_add(all, bench_now_ns() - t0);
+		bench_samples_add(first, t_first - t0);
 		l->pids[idx] = 0;
 	}
 }
 
 int bench_cmd_watch_load(char **argv)
 {
-	long n = bench_arg_long(argv[1], "N", 1, 1000000);
-	long k = bench_arg_long(argv[2], "K", 1, n);
-	long idle_ms = bench_arg_long(argv[3], "IDLE_MS", 0, 600000);
-	pid_t dpid = (pid_t)bench_arg_long(argv[4], "DAEMON_PID", 1, 1L << 30);
-	uint64_t t0, t_spawn, t_watch, cpu0 = 0, cpu1 = 0, cpu2 = 0;
-	int64_t rss0 = 0, rss1 = 0;
+	long np = bench_arg_long(argv[1], "NPROCS", 1, 1000000);
+	long nw = bench_arg_long(argv[2], "NWATCHES", np, 10000000);
+	long k = bench_arg_long(argv[3], "K", 1, np);
+	long idle_ms = bench_arg_long(argv[4], "IDLE_MS", 0, 600000);
+	pid_t dpid = (pid_t)bench_arg_long(argv[5], "DAEMON_PID", 1, 1L << 30);
+	uint64_t t0, t_spawn, t_one, t_watch, cpu0 = 0, cpu1 = 0, cpu2 = 0;
+	int64_t rss0 = 0, rss_one = 0, rss1 = 0;
 	struct load l = {0};
-	struct bench_samples lat;
-	long missing = 0;
+	struct bench_samples first, all;
+	long events = 0, missing = 0;
 	struct bench_stats st;
 	struct bench_json j;
 	skyutil_client *c;
 	int rc;
 
-	l.pids = calloc((size_t)n, sizeof(*l.pids));
-	l.wids = calloc((size_t)n, sizeof(*l.wids));
+	l.pids = calloc((size_t)np, sizeof(*l.pids));
+	l.wids = calloc((size_t)nw, sizeof(*l.wids));
 	if (!l.pids || !l.wids)
 		bench_die("watch-load", -ENOMEM);
+	l.nw = (size_t)nw;
 	t0 = bench_now_ns();
-	l.n = spawn_idle(l.pids, (size_t)n);
+	l.np = spawn_idle(l.pids, (size_t)np);
 	t_spawn = bench_now_ns() - t0;
-	if (l.n < (size_t)n) {
-		kill_all(l.pids, l.n);
+	if (l.np < (size_t)np) {
+		kill_all(l.pids, l.np);
 		bench_die("fork (raise pid_max / RLIMIT_NPROC)", -EAGAIN);
 	}
 	rc = skyutil_client_open(argv[0], 5000, &c);
@@ -230,33 +248,46 @@ int bench_cmd_watch_load(char **argv)
 	bench_rss_kib(dpid, &rss0);
 	bench_task_cpu_ns(dpid, &cpu0);
 	t0 = bench_now_ns();
-	watch_all(c, &l);
+	/* Every process once (a pidfd each), then the further watches of the same processes. */
+	watch_range(c, &l, 0, l.np);
+	t_one = bench_now_ns() - t0;
+	bench_rss_kib(dpid, &rss_one);
+	watch_range(c, &l, l.np, l.nw);
 	t_watch = bench_now_ns() - t0;
 	bench_task_cpu_ns(dpid, &cpu1);
 	bench_rss_kib(dpid, &rss1);
 	usleep((useconds_t)idle_ms * 1000);
 	bench_task_cpu_ns(dpid, &cpu2);
-	bench_samples_init(&lat, (size_t)k);
-	exits_under_load(c, &l, k, &lat, &missing);
+	bench_samples_init(&first, (size_t)k);
+	bench_samples_init(&all, (size_t)k);
+	exits_under_load(c, &l, k, &first, &all, &events, &missing);
 	/* Closing the connection ends its watches before the children die unobserved. */
 	skyutil_client_free(c);
-	kill_all(l.pids, l.n);
+	kill_all(l.pids, l.np);
 
 	bench_json_begin(&j, stdout, "watch-load");
-	bench_json_int(&j, "watches", n);
+	bench_json_int(&j, "watches", nw);
+	bench_json_int(&j, "processes", np);
 	bench_json_num(&j, "spawn_s", (double)t_spawn / 1e9);
 	bench_json_num(&j, "setup_s", (double)t_watch / 1e9);
-	bench_json_num(&j, "setup_ns_per_watch", (double)t_watch / (double)n);
-	bench_json_num(&j, "daemon_cpu_ns_per_watch", (double)(cpu1 - cpu0) / (double)n);
+	bench_json_num(&j, "setup_first_s", (double)t_one / 1e9);
+	bench_json_num(&j, "setup_ns_per_watch", (double)t_watch / (double)nw);
+	bench_json_num(&j, "daemon_cpu_ns_per_watch", (double)(cpu1 - cpu0) / (double)nw);
 	bench_json_int(&j, "rss_before_kib", rss0);
+	bench_json_int(&j, "rss_one_per_process_kib", rss_one);
 	bench_json_int(&j, "rss_after_kib", rss1);
 	bench_json_int(&j, "idle_ms", idle_ms);
 	bench_json_int(&j, "idle_cpu_ns", (int64_t)(cpu2 - cpu1));
-	bench_samples_stats(&lat, &st);
+	bench_samples_stats(&all, &st);
 	bench_json_stats(&j, "latency", &st);
+	bench_samples_stats(&first, &st);
+	bench_json_stats(&j, "latency_first", &st);
+	bench_json_int(&j, "exits", k);
+	bench_json_int(&j, "events", events);
 	bench_json_int(&j, "events_without_status", missing);
 	bench_json_end(&j);
-	bench_samples_free(&lat);
+	bench_samples_free(&first);
+	bench_samples_free(&all);
 	free(l.pids);
 	free(l.wids);
 	return 0;

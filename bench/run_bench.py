@@ -41,7 +41,10 @@ PARAMS = {
     'facts_rounds': (3, 10), 'facts_per_round': (200, 2000),
     'status_pids': (500, 10000), 'status_rounds': (3, 10),
     'exit_n': (100, 1000),
-    'watch_n': (1000, 50000), 'watch_k': (20, 200), 'idle_ms': (500, 5000),
+    # Row 6: watch_n watches over at most watch_procs processes (fewer when the daemon's fd
+    # budget holds fewer: it keeps one pidfd per process, shared by all its watches).
+    'watch_n': (1000, 50000), 'watch_procs': (400, 50000), 'watch_k': (20, 200),
+    'idle_ms': (500, 5000),
     'cg_n': (200, 5000),
 }
 PIPE_CONFIGS = [(1, 256), (16, 32), (256, 4)]  # connections, requests in flight on each
@@ -223,8 +226,8 @@ class Runner:
 
     def run(self) -> Dict[str, Any]:
         try:
-            watch_n = self.watch_n = self.watch_count()
-            with pid_room(watch_n, self.notes), \
+            self.watch_procs = self.watch_process_count()
+            with pid_room(self.watch_procs, self.notes), \
                     daemon([self.daemon_bin], self.sock, self.log) as d:
                 self.daemon_pid = d.pid
                 self.idle_no_clients()
@@ -240,17 +243,24 @@ class Runner:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return self.raw
 
-    def watch_count(self) -> int:
-        """The watches asked for, or as many as the daemon's fd budget holds."""
-        want = self.p('watch_n')
+    def watch_process_count(self) -> int:
+        """Processes row 6 spreads its watches over: as many as asked, or as the fd budget holds.
+
+        The daemon holds one pidfd per watched process, however many watches share it, so
+        the fd limit bounds the processes, not the watches.
+        """
+        want = min(self.p('watch_procs'), self.p('watch_n'))
         nofile = raise_nofile(want + DAEMON_FD_RESERVE + 1024)
         fit = nofile - DAEMON_FD_RESERVE - 256
         if fit >= want:
             return want
+        n = self.p('watch_n')
         self.notes.append(
-            f'{want} watches need {want + DAEMON_FD_RESERVE} file descriptors; the hard '
-            f'RLIMIT_NOFILE here is {nofile} and cannot be raised (no CAP_SYS_RESOURCE), so '
-            f'row 6 watches {fit} processes')
+            f'row 6: {n} watches on {want} processes would need {want + DAEMON_FD_RESERVE} '
+            f'file descriptors (one pidfd per process); the hard RLIMIT_NOFILE here is '
+            f'{nofile} and cannot be raised (no CAP_SYS_RESOURCE), so the {n} watches are '
+            f'spread over {fit} processes, {n // fit}-{-(-n // fit)} watches each (every '
+            f'proc.watch call is a watch of its own, with its own watch_id and proc.exited)')
         return fit
 
     def idle_no_clients(self) -> None:
@@ -304,12 +314,12 @@ class Runner:
         self.raw['wait_py'] = self.python('wait', '--socket', self.sock)
 
     def watch_load(self) -> None:
-        n = self.watch_n
-        self.step(f'{n} watches')
+        n, procs = self.p('watch_n'), self.watch_procs
+        self.step(f'{n} watches on {procs} processes')
         self.raw['watch'] = run_json(
-            [self.client, 'watch-load', self.sock, str(n), str(self.p('watch_k')),
-             str(self.p('idle_ms')), str(self.daemon_pid)], 900)
-        self.raw['watch']['wanted'] = self.p('watch_n')
+            [self.client, 'watch-load', self.sock, str(procs), str(n),
+             str(min(self.p('watch_k'), procs)), str(self.p('idle_ms')),
+             str(self.daemon_pid)], 900)
 
     def helpers_row(self) -> None:
         self.step('helpers')
