@@ -1,4 +1,5 @@
 """proc.guard: kill a tree when another process exits (SkyPilot's subprocess_daemon)."""
+import os
 import subprocess
 
 import pytest
@@ -25,7 +26,7 @@ def test_guard_fires_when_watched_dies(daemon, procs):
         assert g["guard_id"] and g["fired"] is False
         [entry] = [x for x in c.call("proc.guards") if x["guard_id"] == g["guard_id"]]
         assert entry["watch"] == {"pid": watched.pid, "start_time": start_time(watched.pid)}
-        assert entry["target"]["pid"] == job.pid and entry["uid"] == 0
+        assert entry["target"]["pid"] == job.pid and entry["uid"] == os.getuid()
         assert entry["grace_s"] == 2
     # The guard outlives the connection that made it.
     watched.stdin.close()
