@@ -6,7 +6,7 @@ set -eu
 BUILD="meson ninja-build pkg-config gcc libuv1-dev libmsgpack-dev libcmocka-dev libsystemd-dev
 libssl-dev libjansson-dev scdoc binutils"
 PYTHON="python3 python3-msgpack python3-pytest python3-psutil python3-setuptools"
-TEST="util-linux procps systemd valgrind clang-14 libfuzzer-14-dev libclang-rt-14-dev
+TEST="util-linux procps systemd valgrind clang-format clang-14 libfuzzer-14-dev libclang-rt-14-dev
 debhelper dh-python pybuild-plugin-pyproject python3-all lintian dpkg-dev prometheus-node-exporter"
 
 case "${1:-all}" in
