@@ -124,6 +124,15 @@ int sku_metrics_render(const struct sku_server *srv, char **ret_text, size_t *re
 	put(&t, "skyutild_subscriptions %u\n", srv->nsubscriptions);
 	head(&t, "skyutild_exits_seen_total", "counter", "Process exits observed.");
 	put(&t, "skyutild_exits_seen_total %" PRIu64 "\n", m->exits_seen);
+	head(&t, "skyutild_status_cache_entries", "gauge",
+	     "Live processes the liveness cache holds a pidfd for.");
+	put(&t, "skyutild_status_cache_entries %u\n", srv->nstatus_cached);
+	head(&t, "skyutild_status_cache_hits_total", "counter",
+	     "Liveness-only proc.status entries answered from the cache.");
+	put(&t, "skyutild_status_cache_hits_total %" PRIu64 "\n", m->status_cache_hits);
+	head(&t, "skyutild_status_cache_misses_total", "counter",
+	     "Liveness-only proc.status entries read from the process table.");
+	put(&t, "skyutild_status_cache_misses_total %" PRIu64 "\n", m->status_cache_misses);
 	head(&t, "skyutild_facts_generations_total", "counter", "Changes of the facts seen.");
 	put(&t, "skyutild_facts_generations_total %" PRIu64 "\n", m->facts_generations);
 

@@ -53,6 +53,8 @@ struct sku_metrics {
 	uint64_t connections_rejected;
 	uint64_t exits_seen;
 	uint64_t facts_generations;
+	uint64_t status_cache_hits;   /* liveness answered from the cache (proc/livecache.c) */
+	uint64_t status_cache_misses; /* liveness read from /proc */
 	uint64_t latency_buckets[12]; /* see metrics.c for bounds */
 	double latency_sum_s;
 	uint64_t latency_count;
@@ -77,6 +79,7 @@ struct sku_server {
 	unsigned nwatches;       /* proc.watch watches alive */
 	unsigned nguards;        /* proc.guard guards alive */
 	unsigned nsubscriptions; /* facts.subscribe subscriptions alive */
+	unsigned nstatus_cached; /* live processes pinned by the liveness cache */
 
 	/* Owned by server.c. */
 	uint64_t started_ns;

@@ -150,18 +150,62 @@ static int errno_error(struct sku_call *call, int r, const char *what)
 
 static const struct sku_argspec status_args[] = {
         {"procs", SKU_ARG_ARRAY, true},
+        {"fields", SKU_ARG_ARRAY, false},
 };
 
+/* Longest field name quoted back in an error. */
+#define FIELD_NAME_SHOWN 32
+
+static int parse_fields(struct sku_call *call, const msgpack_object *o, unsigned *ret)
+{
+	*ret = SKU_PF_ALL;
+	if (!o)
+		return 0;
+	if (o->via.array.size == 0)
+		return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
+		                      "fields: name at least one field");
+	*ret = 0;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		const msgpack_object *f = &o->via.array.ptr[i];
+		unsigned bit = 0;
+
+		if (f->type == MSGPACK_OBJECT_STR)
+			bit = sku_pinfo_field(f->via.str.ptr, f->via.str.size);
+		if (!bit && f->type == MSGPACK_OBJECT_STR)
+			return sku_call_error(
+			        call, SKU_ERR_INVALID_ARGUMENT, "fields: no field named \"%.*s\"",
+			        (int)(f->via.str.size < FIELD_NAME_SHOWN ? f->via.str.size
+			                                                 : FIELD_NAME_SHOWN),
+			        f->via.str.ptr);
+		if (!bit)
+			return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
+			                      "fields: field names must be strings");
+		*ret |= bit;
+	}
+	return 0;
+}
+
+/*
+ * Without state, ppid or uid, nothing needs a fresh /proc read of a process known alive:
+ * such requests (liveness and identity) are served by the liveness cache.
+ */
 static int h_status(struct sku_call *call, const msgpack_object *const *argv)
 {
 	const msgpack_object_array *a = &argv[0]->via.array;
 	unsigned max = call->srv->cfg.max_batch ? call->srv->cfg.max_batch : SKU_MAX_BATCH_DEFAULT;
+	struct sku_procmod *pm = module(call);
 	struct sku_ident *ids;
-	int r = 0;
+	unsigned fields;
+	bool brief;
+	int r;
 
 	if (a->size > max)
 		return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
 		                      "procs: at most %u entries per request", max);
+	r = parse_fields(call, argv[1], &fields);
+	if (r < 0)
+		return r;
+	brief = !(fields & SKU_PF_VOLATILE);
 	/* Check every entry before packing anything: a failing handler packs nothing. */
 	ids = calloc(a->size ? a->size : 1, sizeof(*ids));
 	if (!ids)
@@ -172,14 +216,18 @@ static int h_status(struct sku_call *call, const msgpack_object *const *argv)
 		free(ids);
 		return r;
 	}
+	if (brief)
+		sku_livecache_sync(pm);
 	msgpack_pack_array(&call->pk, a->size);
 	for (uint32_t i = 0; i < a->size; i++) {
 		struct sku_pinfo pi;
 
-		if (sku_proc_lookup(module(call), &ids[i], &pi, NULL) < 0)
+		r = brief ? sku_proc_lookup_brief(pm, &ids[i], &pi)
+		          : sku_proc_lookup(pm, &ids[i], &pi, NULL);
+		if (r < 0)
 			pi = (struct sku_pinfo){
 			        .pid = ids[i].pid, .state = "gone", .reason = "cannot read /proc"};
-		sku_pinfo_pack(module(call), &call->pk, &pi, &call->peer, 0);
+		sku_pinfo_pack(pm, &call->pk, &pi, &call->peer, fields, 0);
 	}
 	free(ids);
 	return 0;
@@ -228,7 +276,7 @@ static int h_watch(struct sku_call *call, const msgpack_object *const *argv)
 		if (r < 0)
 			return errno_error(call, r, "proc.watch");
 	}
-	sku_pinfo_pack(pm, &call->pk, &pi, &call->peer, 1);
+	sku_pinfo_pack(pm, &call->pk, &pi, &call->peer, SKU_PF_ALL, 1);
 	if (wid)
 		sku_pack_kv_uint(&call->pk, "watch_id", wid);
 	else

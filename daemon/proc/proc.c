@@ -101,6 +101,11 @@ int sku_proc_init(struct sku_server *srv)
 	r = sku_wb_module_init(pm);
 	if (r < 0)
 		goto fail_watch;
+	r = sku_livecache_init(pm);
+	if (r < 0) {
+		sku_wb_module_done(pm);
+		goto fail_watch;
+	}
 	srv->proc = pm;
 	return 0;
 
@@ -133,6 +138,7 @@ void sku_proc_done(struct sku_server *srv)
 	sku_killtree_abort_all(pm);
 	sku_guard_done(pm);
 	sku_cwatch_done(pm);
+	sku_livecache_done(pm);
 	sku_watch_done(pm);
 	sku_wb_module_done(pm);
 	sku_exitcache_done(&pm->cache);

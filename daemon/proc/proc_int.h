@@ -7,6 +7,7 @@
  *   watch_*.c     platform backends (watch_backend.h)
  *   cwatch.c      client watches: proc.watch subscriptions owned by a connection
  *   exitcache.c   bounded memory of recent exits
+ *   livecache.c   live processes pinned by pidfds, for liveness-only status (liveset.h)
  *   tree.c        descendants (children lists from procfs.h)
  *   killtree.c    signal a tree, wait, SIGKILL survivors
  *   guard.c       kill a tree when another process exits
@@ -84,6 +85,49 @@ void sku_exitcache_done(struct sku_exitcache *c);
 void sku_exitcache_put(struct sku_exitcache *c, const struct sku_exit *ex);
 /* The exit of id (of the most recent process with that pid when !id->has_start), or NULL. */
 const struct sku_exit *sku_exitcache_get(const struct sku_exitcache *c, const struct sku_ident *id);
+
+/* ---- liveness cache (livecache.c) ---- */
+
+/*
+ * Live processes that liveness-only proc.status requests asked about, each pinned by its
+ * pidref in a liveset (liveset.h), so the next such request answers from memory instead of
+ * /proc: an exit makes the pidref readable, and every lookup first collects those
+ * (sku_livecache_sync), so an answer is never staler than the request. Entries unused for
+ * LIVECACHE_TTL are dropped; watches take fds back when the budget runs out.
+ */
+struct sku_livent {
+	struct sku_hnode node; /* in by_pid, key: pid */
+	struct sku_list lru;   /* least recently used first */
+	pid_t pid;
+	int ref; /* owned pidref */
+	uint64_t start_time;
+	bool has_ino;
+	uint64_t ino;
+	uint64_t used_ns; /* sku_now_ns() of the last lookup */
+};
+
+struct sku_livecache {
+	struct sku_htab by_pid;
+	struct sku_list lru;
+	int set; /* liveset fd, owned; -1 when the cache is off */
+	uv_poll_t poll;
+	uv_timer_t timer;
+	unsigned count, cap;
+};
+
+/* The cache stays off (every lookup misses) when the platform has no liveset. */
+int sku_livecache_init(struct sku_procmod *pm);
+void sku_livecache_done(struct sku_procmod *pm);
+/* Forget the processes that have exited since the last call. */
+void sku_livecache_sync(struct sku_procmod *pm);
+/* The entry for pid (alive as of the last sync), marked used; NULL when not cached. */
+const struct sku_livent *sku_livecache_get(struct sku_procmod *pm, pid_t pid);
+/* Whether one more entry fits (the cap, and fds the watches do not need). */
+bool sku_livecache_room(const struct sku_procmod *pm);
+/* Keep ref, a verified pidref of the live process pi; ref is closed when it cannot be kept. */
+void sku_livecache_put(struct sku_procmod *pm, const struct sku_pinfo *pi, int ref);
+/* Drop the least recently used entry to free an fd: true when one was dropped. */
+bool sku_livecache_shed(struct sku_procmod *pm);
 
 /* ---- watched processes (watch.c) ---- */
 
@@ -180,9 +224,40 @@ int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct s
 double sku_proc_create_time(const struct sku_procmod *pm, uint64_t start_time);
 /* Whether peer may see the exit status / signal processes of uid. */
 bool sku_proc_may_access(const struct sku_peer *peer, uid_t uid);
-/* Pack pi as a wire entry: a map of its fields plus nextra more the caller packs after. */
+/*
+ * Liveness-only snapshot: as sku_proc_lookup, but from the liveness cache when it holds pid,
+ * and adding what it reads to it. Only pid, alive, start_time (create_time), pidfd_ino,
+ * reason and the exit fields are meaningful (state is NULL for a cached answer). The caller
+ * calls sku_livecache_sync() once before a batch of these.
+ */
+int sku_proc_lookup_brief(struct sku_procmod *pm, const struct sku_ident *id,
+                          struct sku_pinfo *ret);
+
+/* The fields of a status entry, as selected by proc.status's "fields". */
+enum {
+	SKU_PF_PID = 1u << 0,
+	SKU_PF_ALIVE = 1u << 1,
+	SKU_PF_STATE = 1u << 2,
+	SKU_PF_START_TIME = 1u << 3,
+	SKU_PF_CREATE_TIME = 1u << 4,
+	SKU_PF_PPID = 1u << 5,
+	SKU_PF_UID = 1u << 6,
+	SKU_PF_EXIT_CODE = 1u << 7,
+	SKU_PF_SIGNAL = 1u << 8,
+	SKU_PF_REASON = 1u << 9,
+	SKU_PF_PIDFD_INO = 1u << 10, /* packed only when known */
+	SKU_PF_ALL = (1u << 11) - 1,
+	/* Fields that change while a process lives: only a fresh /proc read gives them. */
+	SKU_PF_VOLATILE = SKU_PF_STATE | SKU_PF_PPID | SKU_PF_UID,
+};
+/* The SKU_PF_ bit of a field name, or 0 when there is no such field. */
+unsigned sku_pinfo_field(const char *name, size_t len);
+/*
+ * Pack pi as a wire entry: a map of the fields selected, plus nextra more entries the caller
+ * packs after.
+ */
 void sku_pinfo_pack(const struct sku_procmod *pm, msgpack_packer *pk, const struct sku_pinfo *pi,
-                    const struct sku_peer *peer, unsigned nextra);
+                    const struct sku_peer *peer, unsigned fields, unsigned nextra);
 /* Pack exit_code, signal (2 map entries) from an exit, with permission applied. */
 void sku_exit_pack_status(msgpack_packer *pk, bool visible, bool has_status, int wstatus);
 
@@ -260,10 +335,11 @@ struct sku_procmod {
 	long clk_tck;        /* Linux: CLK_TCK; macOS: 1000000 (start times are in microseconds) */
 	unsigned fd_budget;  /* pidfds watches may hold */
 	unsigned fd_reserve; /* further pidfds kill trees and guards may hold */
-	unsigned nfds;       /* pidfds held now */
+	unsigned nfds;       /* pidfds held now, by watches and the liveness cache */
 	struct sku_htab wprocs;
 	struct sku_htab watches; /* client watches by id (cwatch.c) */
 	struct sku_exitcache cache;
+	struct sku_livecache live;
 	struct sku_list zombies; /* of sku_wproc, in deadline order */
 	uv_timer_t zombie_timer;
 	struct sku_list guards;    /* of guard.c's struct */

@@ -6,6 +6,7 @@
  * died. If the process was reaped in between, the whole lookup is retried.
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -132,6 +133,34 @@ int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct s
 	return 0;
 }
 
+int sku_proc_lookup_brief(struct sku_procmod *pm, const struct sku_ident *id, struct sku_pinfo *ret)
+{
+	const struct sku_livent *e = sku_livecache_get(pm, id->pid);
+	int ref = -1, r;
+
+	if (e) {
+		pm->srv->metrics.status_cache_hits++;
+		if (id->has_start && id->start_time != e->start_time) {
+			set_reused(pm, id, ret);
+			return 0;
+		}
+		*ret = (struct sku_pinfo){.pid = id->pid,
+		                          .alive = true,
+		                          .has_start = true,
+		                          .start_time = e->start_time,
+		                          .has_ino = e->has_ino,
+		                          .ino = e->ino};
+		return 0;
+	}
+	pm->srv->metrics.status_cache_misses++;
+	r = sku_proc_lookup(pm, id, ret, sku_livecache_room(pm) ? &ref : NULL);
+	if (r == -EMFILE || r == -ENFILE)
+		r = sku_proc_lookup(pm, id, ret, NULL);
+	if (r == 0)
+		sku_livecache_put(pm, ret, ref);
+	return r;
+}
+
 double sku_proc_create_time(const struct sku_procmod *pm, uint64_t start_time)
 {
 	return (double)pm->btime + (double)start_time / (double)pm->clk_tck;
@@ -162,35 +191,67 @@ void sku_exit_pack_status(msgpack_packer *pk, bool visible, bool has_status, int
 		sku_pack_kv_nil(pk, "signal");
 }
 
+static const char *const field_names[] = {
+        "pid", "alive",     "state",  "start_time", "create_time", "ppid",
+        "uid", "exit_code", "signal", "reason",     "pidfd_ino",
+};
+
+unsigned sku_pinfo_field(const char *name, size_t len)
+{
+	for (unsigned i = 0; i < sizeof(field_names) / sizeof(field_names[0]); i++)
+		if (strlen(field_names[i]) == len && memcmp(field_names[i], name, len) == 0)
+			return 1u << i;
+	return 0;
+}
+
 void sku_pinfo_pack(const struct sku_procmod *pm, msgpack_packer *pk, const struct sku_pinfo *pi,
-                    const struct sku_peer *peer, unsigned nextra)
+                    const struct sku_peer *peer, unsigned fields, unsigned nextra)
 {
 	bool visible = sku_proc_may_access(peer, pi->has_uid ? pi->uid : (uid_t)-1);
+	bool show_status = visible && pi->has_exit;
 	const char *reason = pi->reason;
 
-	msgpack_pack_map(pk, 10 + (pi->has_ino ? 1 : 0) + nextra);
-	sku_pack_kv_int(pk, "pid", pi->pid);
-	sku_pack_kv_bool(pk, "alive", pi->alive);
-	sku_pack_kv_str(pk, "state", pi->state);
-	if (pi->has_start) {
-		sku_pack_kv_uint(pk, "start_time", pi->start_time);
-		sku_pack_kv_double(pk, "create_time", sku_proc_create_time(pm, pi->start_time));
-	} else {
-		sku_pack_kv_nil(pk, "start_time");
-		sku_pack_kv_nil(pk, "create_time");
+	if (!pi->has_ino)
+		fields &= ~SKU_PF_PIDFD_INO;
+	msgpack_pack_map(pk, (uint32_t)__builtin_popcount(fields) + nextra);
+	if (fields & SKU_PF_PID)
+		sku_pack_kv_int(pk, "pid", pi->pid);
+	if (fields & SKU_PF_ALIVE)
+		sku_pack_kv_bool(pk, "alive", pi->alive);
+	if (fields & SKU_PF_STATE) {
+		if (pi->state)
+			sku_pack_kv_str(pk, "state", pi->state);
+		else
+			sku_pack_kv_nil(pk, "state");
 	}
-	if (pi->has_ppid)
+	if ((fields & SKU_PF_START_TIME) && pi->has_start)
+		sku_pack_kv_uint(pk, "start_time", pi->start_time);
+	else if (fields & SKU_PF_START_TIME)
+		sku_pack_kv_nil(pk, "start_time");
+	if ((fields & SKU_PF_CREATE_TIME) && pi->has_start)
+		sku_pack_kv_double(pk, "create_time", sku_proc_create_time(pm, pi->start_time));
+	else if (fields & SKU_PF_CREATE_TIME)
+		sku_pack_kv_nil(pk, "create_time");
+	if ((fields & SKU_PF_PPID) && pi->has_ppid)
 		sku_pack_kv_int(pk, "ppid", pi->ppid);
-	else
+	else if (fields & SKU_PF_PPID)
 		sku_pack_kv_nil(pk, "ppid");
-	if (pi->has_uid)
+	if ((fields & SKU_PF_UID) && pi->has_uid)
 		sku_pack_kv_uint(pk, "uid", pi->uid);
-	else
+	else if (fields & SKU_PF_UID)
 		sku_pack_kv_nil(pk, "uid");
-	sku_exit_pack_status(pk, visible, pi->has_exit, pi->wstatus);
+	if ((fields & SKU_PF_EXIT_CODE) && show_status && WIFEXITED(pi->wstatus))
+		sku_pack_kv_int(pk, "exit_code", WEXITSTATUS(pi->wstatus));
+	else if (fields & SKU_PF_EXIT_CODE)
+		sku_pack_kv_nil(pk, "exit_code");
+	if ((fields & SKU_PF_SIGNAL) && show_status && WIFSIGNALED(pi->wstatus))
+		sku_pack_kv_int(pk, "signal", WTERMSIG(pi->wstatus));
+	else if (fields & SKU_PF_SIGNAL)
+		sku_pack_kv_nil(pk, "signal");
 	if (pi->has_exit && !visible)
 		reason = "permission";
-	sku_pack_kv_str(pk, "reason", reason);
-	if (pi->has_ino)
+	if (fields & SKU_PF_REASON)
+		sku_pack_kv_str(pk, "reason", reason);
+	if (fields & SKU_PF_PIDFD_INO)
 		sku_pack_kv_uint(pk, "pidfd_ino", pi->ino);
 }
