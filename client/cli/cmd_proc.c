@@ -154,37 +154,51 @@ static int usage_of(char **argv)
 
 static int run_alive(const struct cli_opts *opts, skyutil_client *client, int argc, char **argv)
 {
-	struct skyutil_proc_status *st;
+	struct skyutil_proc_status *st = NULL;
 	struct skyutil_proc_id *ids;
 	struct proc_args a;
 	bool all = true;
 	json_t *j = NULL;
+	int *alive;
 	size_t n;
 	int rc;
 
 	if (parse(opts, argc, argv, &a) < 0 || parse_ids(argc, argv, a.first, &ids, &n) < 0)
 		return usage_of(argv);
-	st = calloc(n, sizeof(*st));
-	if (!st) {
+	/* The exit status needs only liveness; --json also shows the state, a fuller read. */
+	alive = calloc(n, sizeof(*alive));
+	if (a.o.json)
+		st = calloc(n, sizeof(*st));
+	if (!alive || (a.o.json && !st)) {
+		free(alive);
+		free(st);
 		free(ids);
 		return cli_fail("alive", -ENOMEM);
 	}
-	rc = skyutil_proc_status(client, ids, n, a.o.timeout_ms, st);
+	if (st) {
+		rc = skyutil_proc_status(client, ids, n, a.o.timeout_ms, st);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			alive[i] = st[i].alive;
+	} else {
+		rc = skyutil_proc_alive(client, ids, n, a.o.timeout_ms, alive);
+	}
 	free(ids);
 	if (rc < 0) {
+		free(alive);
 		free(st);
 		return cli_fail_client(client, "alive", rc);
 	}
-	if (a.o.json)
+	if (st)
 		j = json_array();
 	for (size_t i = 0; i < n; i++) {
-		all = all && st[i].alive;
+		all = all && alive[i];
 		if (j)
 			json_array_append_new(j,
 			                      json_pack("{sI sb ss}", "pid", (json_int_t)st[i].pid,
 			                                "alive", st[i].alive, "state",
 			                                skyutil_proc_state_name(st[i].state)));
 	}
+	free(alive);
 	free(st);
 	if (j) {
 		rc = cli_json_print(j);

@@ -105,15 +105,31 @@ static int parse_status(const msgpack_object *o, struct skyutil_proc_status *ret
 	return 0;
 }
 
+/* Where a chunk's answers go: full entries, or only liveness (proc.status "fields"). */
+struct status_out {
+	struct skyutil_proc_status *status;
+	int *alive;
+};
+
+static int parse_alive(const msgpack_object *o, int *ret)
+{
+	bool alive;
+
+	if (!o || o->type != MSGPACK_OBJECT_MAP || sku_get_bool(o, "alive", false, &alive) < 0)
+		return -EBADMSG;
+	*ret = alive;
+	return 0;
+}
+
 static int status_chunk(struct skyutil_client *c, const struct skyutil_proc_id *ids, size_t n,
-                        int64_t deadline, struct skyutil_proc_status *out)
+                        int64_t deadline, struct status_out out)
 {
 	const msgpack_object *res;
 	struct args a;
 	int rc = -ENOMEM;
 
 	args_init(&a);
-	if (msgpack_pack_map(&a.pk, 1) < 0 || sku_pack_str(&a.pk, "procs") < 0 ||
+	if (msgpack_pack_map(&a.pk, out.alive ? 2 : 1) < 0 || sku_pack_str(&a.pk, "procs") < 0 ||
 	    msgpack_pack_array(&a.pk, (uint32_t)n) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -122,6 +138,10 @@ static int status_chunk(struct skyutil_client *c, const struct skyutil_proc_id *
 		                          : pack_id_map(&a.pk, ids[i]) < 0)
 			goto out;
 	}
+	/* Liveness only: the daemon answers live processes it already knows from memory. */
+	if (out.alive && (sku_pack_str(&a.pk, "fields") < 0 || msgpack_pack_array(&a.pk, 1) < 0 ||
+	                  sku_pack_str(&a.pk, "alive") < 0))
+		goto out;
 	rc = sku_client_request(c, "proc.status", a.buf.data, a.buf.size, deadline, &res);
 	if (rc < 0)
 		goto out;
@@ -129,7 +149,8 @@ static int status_chunk(struct skyutil_client *c, const struct skyutil_proc_id *
 	if (res->type != MSGPACK_OBJECT_ARRAY || res->via.array.size != n)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		rc = parse_status(&res->via.array.ptr[i], &out[i]);
+		rc = out.alive ? parse_alive(&res->via.array.ptr[i], &out.alive[i])
+		               : parse_status(&res->via.array.ptr[i], &out.status[i]);
 		if (rc < 0)
 			goto out;
 	}
@@ -139,32 +160,51 @@ out:
 	return rc;
 }
 
-int skyutil_proc_status(skyutil_client *c, const struct skyutil_proc_id *ids, size_t n,
-                        int timeout_ms, struct skyutil_proc_status *ret_status)
+/* proc.status in chunks into a temporary, so outputs are untouched on failure. */
+static int status_all(struct skyutil_client *c, const struct skyutil_proc_id *ids, size_t n,
+                      int timeout_ms, void *ret, size_t size, bool alive)
 {
-	struct skyutil_proc_status *tmp;
+	struct status_out out;
 	int64_t deadline;
+	void *tmp;
 	int rc = 0;
 
-	if (!c || (n && (!ids || !ret_status)) || n > SIZE_MAX / sizeof(*tmp))
+	if (!c || (n && (!ids || !ret)) || n > SIZE_MAX / size)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (!valid_id(ids[i]))
 			return -EINVAL;
 	if (n == 0)
 		return 0;
-	/* The whole answer, or nothing: outputs are untouched on failure. */
-	tmp = malloc(n * sizeof(*tmp));
+	tmp = malloc(n * size);
 	if (!tmp)
 		return -ENOMEM;
 	deadline = sku_client_deadline(timeout_of(c, timeout_ms));
-	for (size_t off = 0; off < n && rc == 0; off += STATUS_CHUNK)
+	for (size_t off = 0; off < n && rc == 0; off += STATUS_CHUNK) {
+		if (alive)
+			out = (struct status_out){.alive = (int *)tmp + off};
+		else
+			out = (struct status_out){.status =
+			                                  (struct skyutil_proc_status *)tmp + off};
 		rc = status_chunk(c, ids + off, n - off < STATUS_CHUNK ? n - off : STATUS_CHUNK,
-		                  deadline, tmp + off);
+		                  deadline, out);
+	}
 	if (rc == 0)
-		memcpy(ret_status, tmp, n * sizeof(*tmp));
+		memcpy(ret, tmp, n * size);
 	free(tmp);
 	return rc;
+}
+
+int skyutil_proc_status(skyutil_client *c, const struct skyutil_proc_id *ids, size_t n,
+                        int timeout_ms, struct skyutil_proc_status *ret_status)
+{
+	return status_all(c, ids, n, timeout_ms, ret_status, sizeof(*ret_status), false);
+}
+
+int skyutil_proc_alive(skyutil_client *c, const struct skyutil_proc_id *ids, size_t n,
+                       int timeout_ms, int *ret_alive)
+{
+	return status_all(c, ids, n, timeout_ms, ret_alive, sizeof(*ret_alive), true);
 }
 
 int skyutil_proc_watch(skyutil_client *c, struct skyutil_proc_id id, int timeout_ms,

@@ -863,6 +863,30 @@ static void test_proc_real(void **state)
 	ids[0].pid = 0;
 	assert_int_equal(skyutil_proc_status(c, ids, 1, 5000, st), -EINVAL);
 
+	/* Liveness only, asked twice: the second answer comes from the daemon's cache. */
+	{
+		int alive[3] = {-1, -1, -1};
+
+		/* st[0] is the "reused" answer above: it echoes the start time asked, ours + 1. */
+		ids[0] = (struct skyutil_proc_id){getpid(), st[0].start_time - 1};
+		ids[1] = (struct skyutil_proc_id){p1, -1};
+		ids[2] = (struct skyutil_proc_id){gone, -1};
+		for (int round = 0; round < 2; round++) {
+			assert_int_equal(skyutil_proc_alive(c, ids, 3, 5000, alive), 0);
+			assert_int_equal(alive[0], 1);
+			assert_int_equal(alive[1], 1);
+			assert_int_equal(alive[2], 0);
+		}
+		ids[0].start_time++;
+		assert_int_equal(skyutil_proc_alive(c, ids, 1, 5000, alive), 0);
+		assert_int_equal(alive[0], 0);
+		ids[0].pid = 0;
+		alive[0] = 7;
+		assert_int_equal(skyutil_proc_alive(c, ids, 1, 5000, alive), -EINVAL);
+		assert_int_equal(alive[0], 7);
+		assert_int_equal(skyutil_proc_alive(c, ids, 0, 5000, NULL), 0);
+	}
+
 	assert_int_equal(skyutil_proc_children(c, (struct skyutil_proc_id){getpid(), -1}, 0, 5000,
 	                                       &kids, &n),
 	                 0);

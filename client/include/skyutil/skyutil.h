@@ -206,6 +206,15 @@ SKYUTIL_EXPORT int skyutil_proc_status(skyutil_client *client, const struct skyu
                                        size_t n, int timeout_ms,
                                        struct skyutil_proc_status *ret_status);
 
+/*
+ * Liveness only: ret_alive[i] is 1 when ids[i] is alive (a zombie is not; with a start_time,
+ * only that process), else 0; ret_alive has room for n. Cheaper than skyutil_proc_status:
+ * the daemon answers live processes it was already asked about from memory, kept exact by
+ * their pidfds, instead of reading /proc again.
+ */
+SKYUTIL_EXPORT int skyutil_proc_alive(skyutil_client *client, const struct skyutil_proc_id *ids,
+                                      size_t n, int timeout_ms, int *ret_alive);
+
 struct skyutil_exit {
 	int64_t watch_id;
 	int64_t pid;
