@@ -207,6 +207,10 @@ def _process_alive_slow(pid: int, create_time: Optional[float]) -> bool:
     return True
 
 
+# Liveness and identity only: the daemon serves these from its pidfd cache.
+_ALIVE_FIELDS = ('alive', 'create_time')
+
+
 def processes_alive(items: Sequence[ProcItem]) -> List[bool]:
     """Batch liveness: one ``proc.status`` request, or /proc per pid."""
     pids: List[int] = []
@@ -218,7 +222,7 @@ def processes_alive(items: Sequence[ProcItem]) -> List[bool]:
     link = _state.ensure_link()
     if link is not None:
         try:
-            entries = link.client.proc_status(pids)
+            entries = link.client.proc_status(pids, _ALIVE_FIELDS)
         except errors.SkyutilError as exc:
             logger.debug('skyutil: proc.status failed (%s); reading /proc',
                          exc)

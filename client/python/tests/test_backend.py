@@ -230,6 +230,24 @@ def test_batch_matches_pure_python(daemon, use_daemon):
                                         (os.getpid(), me + 1)]) == [True, False]
 
 
+def test_batch_sees_exit_of_cached_process(daemon, use_daemon):
+    """The daemon answers repeated batches from its pidfd cache; an exit
+    must still show in the very next batch, zombie or reaped."""
+    use_daemon(daemon)
+    child = subprocess.Popen(['sleep', '60'])
+    born = _proc_py.create_time_of(_proc_py.read_stat(child.pid).start_time)
+    try:
+        for _ in range(3):
+            assert skyutil.are_processes_alive([(child.pid, born)]) == [True]
+        child.kill()
+        assert wait_for(lambda: _proc_py.read_stat(child.pid).state == 'Z')
+        assert skyutil.are_processes_alive([child.pid, (child.pid, born)]) == [
+            False, False]
+    finally:
+        child.wait()
+    assert skyutil.are_processes_alive([(child.pid, born)]) == [False]
+
+
 def test_wait_for_own_child_with_daemon(daemon, use_daemon):
     use_daemon(daemon)
     child = subprocess.Popen(['sh', '-c', 'sleep 0.1; exit 7'])

@@ -237,6 +237,16 @@ def test_status_entries(client):
     assert not gone['alive'] and gone['state'] == 'gone'
 
 
+def test_status_fields(client):
+    me = _proc_py.read_stat(os.getpid())
+    (entry,) = client.proc_status([os.getpid()], fields=['alive', 'start_time'])
+    assert entry == {'alive': True, 'start_time': me.start_time}
+    (entry,) = client.proc_status([os.getpid()], fields=('pid', 'state'))
+    assert set(entry) == {'pid', 'state'}
+    with pytest.raises(skyutil.InvalidArgument, match='no field named "colour"'):
+        client.proc_status([os.getpid()], fields=['colour'])
+
+
 # -------------------------------------------------------------- watch
 
 
