@@ -135,11 +135,32 @@ static uint64_t timed_status(skyutil_client *c, const struct skyutil_proc_id *id
 	return bench_now_ns() - t0;
 }
 
+static uint64_t timed_alive(skyutil_client *c, const struct skyutil_proc_id *ids, size_t n,
+                            int *alive)
+{
+	uint64_t t0 = bench_now_ns();
+	int rc = skyutil_proc_alive(c, ids, n, 60000, alive);
+
+	if (rc < 0)
+		bench_die("skyutil_proc_alive", rc);
+	for (size_t i = 0; i < n; i++)
+		if (!alive[i])
+			bench_die("a process of PIDS_FILE is not alive", -ESRCH);
+	return bench_now_ns() - t0;
+}
+
+/*
+ * Full status (state, ppid, uid: a /proc read per pid every time) and liveness only (served
+ * from the daemon's pidfd cache once it knows the pids). The first liveness call fills the
+ * cache: it is reported on its own, as "alive_first", one sample.
+ */
 static int cmd_status(char **argv)
 {
 	long rounds = bench_arg_long(argv[2], "ROUNDS", 1, 100000);
-	struct bench_samples one, batch;
+	struct bench_samples one, batch, alive_batch;
 	struct skyutil_proc_status *st;
+	uint64_t alive_first;
+	int *alive;
 	struct skyutil_proc_id *ids;
 	struct bench_stats s;
 	struct bench_json j;
@@ -151,18 +172,22 @@ static int cmd_status(char **argv)
 	if (n == 0)
 		bench_die("PIDS_FILE holds no pid", -EINVAL);
 	st = calloc(n, sizeof(*st));
-	if (!st)
+	alive = calloc(n, sizeof(*alive));
+	if (!st || !alive)
 		bench_die("status", -ENOMEM);
 	rc = skyutil_client_open(argv[0], 5000, &c);
 	if (rc < 0)
 		bench_die("skyutil_client_open", rc);
 	timed_status(c, ids, n, st);
+	alive_first = timed_alive(c, ids, n, alive);
 	bench_samples_init(&one, (size_t)rounds * 100);
 	bench_samples_init(&batch, (size_t)rounds);
+	bench_samples_init(&alive_batch, (size_t)rounds);
 	for (long r = 0; r < rounds; r++) {
 		for (int i = 0; i < 100; i++)
 			bench_samples_add(&one, timed_status(c, &ids[i % n], 1, st));
 		bench_samples_add(&batch, timed_status(c, ids, n, st));
+		bench_samples_add(&alive_batch, timed_alive(c, ids, n, alive));
 	}
 	bench_json_begin(&j, stdout, "status");
 	bench_json_int(&j, "pids", (int64_t)n);
@@ -170,10 +195,15 @@ static int cmd_status(char **argv)
 	bench_json_stats(&j, "single", &s);
 	bench_samples_stats(&batch, &s);
 	bench_json_stats(&j, "batch", &s);
+	bench_samples_stats(&alive_batch, &s);
+	bench_json_stats(&j, "alive_batch", &s);
+	bench_json_int(&j, "alive_first_ns", (int64_t)alive_first);
 	bench_json_end(&j);
 	bench_samples_free(&one);
 	bench_samples_free(&batch);
+	bench_samples_free(&alive_batch);
 	skyutil_client_free(c);
+	free(alive);
 	free(st);
 	free(ids);
 	return 0;

@@ -497,7 +497,7 @@ int sku_client_request(struct skyutil_client *c, const char *method, const void 
                        size_t args_len, int64_t deadline, const msgpack_object **ret_result)
 {
 	msgpack_packer pk;
-	struct sku_msg m;
+	struct sku_msg m = {0}; /* filled by parse_buffered; zeroed for gcc -O3 flow analysis */
 	uint32_t msgid;
 	short revents;
 	int rc;
