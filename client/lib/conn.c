@@ -388,6 +388,7 @@ static int poll_fd(struct skyutil_client *c, short events, int64_t deadline, sho
 	struct pollfd pfd = {.fd = c->fd, .events = events};
 	int rc;
 
+	*ret_revents = 0;
 	for (;;) {
 		rc = poll(&pfd, 1, remaining_ms(deadline));
 		if (rc > 0) {
