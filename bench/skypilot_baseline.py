@@ -10,9 +10,10 @@ runs upstream's code and not a paraphrase of it:
 * ``get_parallel_threads`` of ``sky/utils/subprocess_utils.py``
   (``os.cpu_count()``, not cgroup-aware);
 * the helpers ``read_last_n_lines``, ``hash_file``, ``base36_encode``,
-  ``format_float`` and ``truncate_long_string``, verbatim from the test
-  oracle client/python/tests/upstream_ref.py (which the tests keep to
-  themselves: they never import the benchmark);
+  ``format_float`` and ``truncate_long_string``, imported (not copied) from
+  the test oracle client/python/tests/upstream_ref.py, the project's one
+  copy of them (the tests never import the benchmark, so the benchmark
+  imports the tests' module and re-exports the helpers);
 * the psutil checks SkyPilot writes inline: the (pid, create_time) liveness
   test of ``sky/jobs/utils.controller_process_alive`` and psutil's polling
   wait for a process that is not our child.
@@ -22,132 +23,36 @@ and UX wrappers are left out; behaviour, including upstream's bugs, is not
 "fixed" (``base36_encode`` loops forever on negative input).
 """
 
-import hashlib
 import os
-from typing import List, Optional, Union
+import sys
+from typing import Optional
 
 import psutil
 
+# The helpers' upstream code is kept once, in the tests' oracle
+# client/python/tests/upstream_ref.py, and imported from there: the tests must
+# never import the benchmark, so the benchmark imports the tests' copy.  That
+# directory is no package and is not installed (only client/python/skyutil
+# is), so it is found from this file's place in the source tree.  Appended,
+# not prepended, so that no test module can shadow one of the benchmark's.
+_TESTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'client', 'python', 'tests')
+if _TESTS_DIR not in sys.path:
+    sys.path.append(_TESTS_DIR)
+
+from upstream_ref import (  # noqa: E402  pylint: disable=wrong-import-position
+    _get_thread_multiplier, base36_encode, format_float, hash_file, read_last_n_lines,
+    truncate_long_string)
+
+# Re-exported: bench_helpers.py and bench_python.py take all of upstream's
+# code from this module.
+__all__ = [
+    'base36_encode', 'format_float', 'truncate_long_string', 'read_last_n_lines',
+    'hash_file', 'get_cpu_count', 'get_mem_size_gb', 'get_parallel_threads',
+    'psutil_process_alive', 'psutil_wait',
+]
+
 # ------------------------------------------------ sky/utils/common_utils.py
-
-
-def base36_encode(hex_str: str) -> str:
-    int_value = int(hex_str, 16)
-
-    def _base36_encode(num: int) -> str:
-        if num == 0:
-            return '0'
-        alphabet = '0123456789abcdefghijklmnopqrstuvwxyz'
-        base36 = ''
-        while num != 0:
-            num, i = divmod(num, 36)
-            base36 = alphabet[i] + base36
-        return base36
-
-    return _base36_encode(int_value)
-
-
-def format_float(num: Union[float, int], precision: int = 1) -> str:
-    if isinstance(num, int):
-        return str(num)
-    return '{:.0f}'.format(num) if num.is_integer() else f'{num:.{precision}f}'
-
-
-def truncate_long_string(s: str,
-                         max_length: int = 35,
-                         truncate_middle: bool = False) -> str:
-    if len(s) <= max_length:
-        return s
-
-    if truncate_middle:
-        if max_length <= 3:
-            return '...'
-        half_length = (max_length - 3) // 2
-        remainder = (max_length - 3) % 2
-        start_length = half_length + remainder
-        end_length = half_length
-        if end_length == 0:
-            return s[:start_length] + '...'
-        return s[:start_length] + '...' + s[-end_length:]
-
-    splits = s.split(' ')
-    if len(splits[0]) > max_length:
-        return splits[0][:max_length] + '...'
-    i = 0
-    total = 0
-    for i, part in enumerate(splits):
-        total += len(part)
-        if total >= max_length:
-            break
-    prefix = ' '.join(splits[:i])
-    if len(prefix) < max_length:
-        prefix += s[len(prefix):max_length]
-    return prefix + '...'
-
-
-def read_last_n_lines(file_path: str,
-                      n: int,
-                      chunk_size: int = 8192,
-                      encoding: str = 'utf-8',
-                      errors: str = 'replace') -> List[str]:
-    assert n >= 0, f'n must be non-negative. Got {n}'
-    assert chunk_size > 0, f'chunk_size must be positive. Got {chunk_size}'
-    assert os.path.exists(file_path), f'File not found: {file_path}'
-
-    if n == 0:
-        return []
-
-    try:
-        with open(file_path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            file_size = f.tell()
-            if file_size == 0:
-                return []
-
-            pos = file_size
-            lines_found = 0
-            chunks = []
-
-            while pos > 0 and lines_found <= n:
-                read_size = min(chunk_size, pos)
-                pos -= read_size
-                f.seek(pos)
-                chunk = f.read(read_size)
-                chunks.append(chunk)
-                lines_found += chunk.count(b'\n')
-
-            full_bytes = b''.join(reversed(chunks))
-            all_lines = full_bytes.split(b'\n')
-            if all_lines and all_lines[-1] == b'':
-                result_bytes = all_lines[-n - 1:-1]
-            else:
-                result_bytes = all_lines[-n:]
-
-            decoded_lines = [
-                line.decode(encoding, errors=errors).rstrip('\r') + '\n'
-                for line in result_bytes[:-1]
-            ]
-            last_line = result_bytes[-1].decode(encoding,
-                                                errors=errors).rstrip('\r')
-            decoded_lines.append(last_line)
-            return decoded_lines
-
-    except OSError as e:
-        raise RuntimeError(
-            f'Failed to read last {n} lines from {file_path}: {e}') from e
-
-
-def hash_file(path: str, hash_alg: str) -> 'hashlib._Hash':
-    with open(path, 'rb') as f:
-        file_hash = hashlib.new(hash_alg)
-        buf = bytearray(2**18)
-        view = memoryview(buf)
-        while True:
-            size = f.readinto(buf)
-            if size == 0:
-                break
-            file_hash.update(view[:size])
-        return file_hash
 
 
 def get_cpu_count() -> int:
@@ -244,12 +149,10 @@ def _is_cgroup_v2() -> bool:
 # --------------------------------------------- sky/utils/subprocess_utils.py
 
 
-def _get_thread_multiplier(cloud_str: Optional[str] = None) -> int:
-    if cloud_str and cloud_str.lower() == 'kubernetes':
-        return 4
-    return 1
-
-
+# _get_thread_multiplier comes from upstream_ref.  get_parallel_threads does
+# not: upstream_ref's takes the CPU count as an argument (the tests feed it
+# skyutil's count), while the benchmark times upstream's own signature, which
+# calls os.cpu_count() itself.
 def get_parallel_threads(cloud_str: Optional[str] = None) -> int:
     cpu_count = os.cpu_count()
     if cpu_count is None:

@@ -7,6 +7,14 @@ the vector generator compare skyutil against these, so expectations are
 correct by construction.  Do not "fix" them: their bugs are the point of
 the comparison (``base36_encode`` loops forever on negative input, so it is
 never called with one).
+
+This is also the benchmark's copy: bench/skypilot_baseline.py imports the
+helpers (and ``_get_thread_multiplier``) from here, by path, rather than keep
+a second copy.  So keep this module stdlib-only and free of test machinery
+(no pytest, no conftest fixtures, nothing done at import), and keep the
+helpers verbatim: the benchmark times them as upstream's cost.
+``get_parallel_threads`` here takes the CPU count as an argument; the
+benchmark keeps upstream's own signature (``os.cpu_count()`` inside).
 """
 
 import hashlib
