@@ -187,16 +187,15 @@ static int parse_fields(struct sku_call *call, const msgpack_object *o, unsigned
 
 /*
  * Without state, ppid or uid, nothing needs a fresh /proc read of a process known alive:
- * such requests (liveness and identity) are served by the liveness cache.
+ * such requests (liveness and identity) are served by the liveness cache. Big batches are
+ * answered over several loop turns (statusjob.c).
  */
 static int h_status(struct sku_call *call, const msgpack_object *const *argv)
 {
 	const msgpack_object_array *a = &argv[0]->via.array;
 	unsigned max = call->srv->cfg.max_batch ? call->srv->cfg.max_batch : SKU_MAX_BATCH_DEFAULT;
-	struct sku_procmod *pm = module(call);
 	struct sku_ident *ids;
 	unsigned fields;
-	bool brief;
 	int r;
 
 	if (a->size > max)
@@ -205,7 +204,6 @@ static int h_status(struct sku_call *call, const msgpack_object *const *argv)
 	r = parse_fields(call, argv[1], &fields);
 	if (r < 0)
 		return r;
-	brief = !(fields & SKU_PF_VOLATILE);
 	/* Check every entry before packing anything: a failing handler packs nothing. */
 	ids = calloc(a->size ? a->size : 1, sizeof(*ids));
 	if (!ids)
@@ -216,21 +214,7 @@ static int h_status(struct sku_call *call, const msgpack_object *const *argv)
 		free(ids);
 		return r;
 	}
-	if (brief)
-		sku_livecache_sync(pm);
-	msgpack_pack_array(&call->pk, a->size);
-	for (uint32_t i = 0; i < a->size; i++) {
-		struct sku_pinfo pi;
-
-		r = brief ? sku_proc_lookup_brief(pm, &ids[i], &pi)
-		          : sku_proc_lookup(pm, &ids[i], &pi, NULL);
-		if (r < 0)
-			pi = (struct sku_pinfo){
-			        .pid = ids[i].pid, .state = "gone", .reason = "cannot read /proc"};
-		sku_pinfo_pack(pm, &call->pk, &pi, &call->peer, fields, 0);
-	}
-	free(ids);
-	return 0;
+	return sku_status_answer(module(call), call, ids, a->size, fields);
 }
 
 /* ---- proc.watch / proc.unwatch ---- */

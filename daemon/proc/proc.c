@@ -106,6 +106,12 @@ int sku_proc_init(struct sku_server *srv)
 		sku_wb_module_done(pm);
 		goto fail_watch;
 	}
+	r = sku_status_init(pm);
+	if (r < 0) {
+		sku_livecache_done(pm);
+		sku_wb_module_done(pm);
+		goto fail_watch;
+	}
 	srv->proc = pm;
 	return 0;
 
@@ -138,6 +144,7 @@ void sku_proc_done(struct sku_server *srv)
 	sku_killtree_abort_all(pm);
 	sku_guard_done(pm);
 	sku_cwatch_done(pm);
+	sku_status_done(pm);
 	sku_livecache_done(pm);
 	sku_watch_done(pm);
 	sku_wb_module_done(pm);

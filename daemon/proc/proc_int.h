@@ -3,6 +3,7 @@
  *
  *   proc.c        module life cycle, fd budget
  *   proc_status.c race-free snapshot of one process (sku_proc_lookup) and its wire entry
+ *   statusjob.c   proc.status batches answered in time slices
  *   watch.c       watched processes: one per (pid, start_time), shared by subscribers
  *   watch_*.c     platform backends (watch_backend.h)
  *   cwatch.c      client watches: proc.watch subscriptions owned by a connection
@@ -250,6 +251,17 @@ enum {
 	/* Fields that change while a process lives: only a fresh /proc read gives them. */
 	SKU_PF_VOLATILE = SKU_PF_STATE | SKU_PF_PPID | SKU_PF_UID,
 };
+/*
+ * Answer proc.status for the n identities ids (taken over, freed here) with the given
+ * fields: packed now (0), or over several loop turns when big (SKU_CALL_DEFERRED); see
+ * statusjob.c. Negative after sku_call_error().
+ */
+int sku_status_answer(struct sku_procmod *pm, struct sku_call *call, struct sku_ident *ids,
+                      size_t n, unsigned fields);
+int sku_status_init(struct sku_procmod *pm);
+/* Cancel unfinished batches (their callers hear UNAVAILABLE). */
+void sku_status_done(struct sku_procmod *pm);
+
 /* The SKU_PF_ bit of a field name, or 0 when there is no such field. */
 unsigned sku_pinfo_field(const char *name, size_t len);
 /*
@@ -340,7 +352,9 @@ struct sku_procmod {
 	struct sku_htab watches; /* client watches by id (cwatch.c) */
 	struct sku_exitcache cache;
 	struct sku_livecache live;
-	struct sku_list zombies; /* of sku_wproc, in deadline order */
+	struct sku_list status_jobs; /* proc.status batches in progress (statusjob.c) */
+	uv_idle_t status_idle;       /* runs their slices while there are any */
+	struct sku_list zombies;     /* of sku_wproc, in deadline order */
 	uv_timer_t zombie_timer;
 	struct sku_list guards;    /* of guard.c's struct */
 	struct sku_list killtrees; /* running, of killtree.c's struct */
