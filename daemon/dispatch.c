@@ -15,8 +15,6 @@
 
 #include "sku_daemon.h"
 
-#define NAME_SHOWN_MAX 64
-
 int sku_send_error(struct sku_conn *conn, uint32_t msgid, enum sku_err code, const char *message)
 {
 	struct sku_server *srv = sku_conn_server(conn);
@@ -122,23 +120,6 @@ void sku_dispatch_cancel_deferred(struct sku_server *srv)
 	}
 }
 
-/* The peer's method name made safe to echo: printable ASCII, cut short. */
-static void shown(const char *s, size_t n, char *out, size_t outlen)
-{
-	size_t i, m = n < NAME_SHOWN_MAX ? n : NAME_SHOWN_MAX;
-
-	for (i = 0; i < m && i + 1 < outlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	if (n > m && i + 4 < outlen) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-}
-
 void sku_dispatch(struct sku_conn *conn, const struct sku_msg *msg)
 {
 	struct sku_server *srv = sku_conn_server(conn);
@@ -157,9 +138,9 @@ void sku_dispatch(struct sku_conn *conn, const struct sku_msg *msg)
 
 	m = sku_method_find(msg->method, msg->method_len, &index);
 	if (!m) {
-		char name[NAME_SHOWN_MAX + 4];
+		char name[SKU_NAME_SHOWN_MAX + 4];
 
-		shown(msg->method, msg->method_len, name, sizeof(name));
+		sku_shown_name(msg->method, msg->method_len, name, sizeof(name));
 		(void)snprintf(err, sizeof(err), "unknown method '%s'", name);
 		(void)sku_send_error(conn, msg->msgid, SKU_ERR_UNKNOWN_METHOD, err);
 		return;

@@ -14,8 +14,6 @@
 
 #include "sku_proto.h"
 
-#define NAME_SHOWN_MAX 64
-
 bool sku_obj_str_eq(const msgpack_object *o, const char *s)
 {
 	size_t n;
@@ -74,18 +72,18 @@ int sku_obj_double(const msgpack_object *o, double *ret)
 	}
 }
 
-/* Copy a peer-supplied name into out, printable ASCII only, cut to NAME_SHOWN_MAX. */
-static void shown_name(const msgpack_object_str *s, char *out, size_t outlen)
+void sku_shown_name(const char *s, size_t n, char *out, size_t outlen)
 {
-	size_t n = s->size < NAME_SHOWN_MAX ? s->size : NAME_SHOWN_MAX;
-	size_t i;
+	size_t i, m = n < SKU_NAME_SHOWN_MAX ? n : SKU_NAME_SHOWN_MAX;
 
-	for (i = 0; i < n && i + 1 < outlen; i++) {
-		unsigned char c = (unsigned char)s->ptr[i];
+	if (outlen == 0)
+		return;
+	for (i = 0; i < m && i + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)s[i];
 
 		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
-	if (s->size > n && i + 3 < outlen) {
+	if (n > i && i + 4 <= outlen) {
 		memcpy(out + i, "...", 3);
 		i += 3;
 	}
@@ -157,7 +155,7 @@ int sku_args_bind(const msgpack_object *args, const struct sku_argspec *spec, si
 {
 	/* Keys seen, including explicit nils, so a repeated key is caught either way. */
 	bool seen[SKU_MAX_ARGS] = {false};
-	char shown[NAME_SHOWN_MAX + 4];
+	char shown[SKU_NAME_SHOWN_MAX + 4];
 
 	if (nspec > SKU_MAX_ARGS)
 		return fail(err, errlen, "too many arguments declared");
@@ -181,7 +179,8 @@ int sku_args_bind(const msgpack_object *args, const struct sku_argspec *spec, si
 				    memcmp(spec[i].name, key->via.str.ptr, key->via.str.size) == 0)
 					break;
 			if (i == nspec) {
-				shown_name(&key->via.str, shown, sizeof(shown));
+				sku_shown_name(key->via.str.ptr, key->via.str.size, shown,
+				               sizeof(shown));
 				return fail(err, errlen, "unknown argument '%s'", shown);
 			}
 			if (seen[i])

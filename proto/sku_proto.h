@@ -134,6 +134,15 @@ bool sku_obj_str_eq(const msgpack_object *o, const char *s);
 const msgpack_object *sku_map_get(const msgpack_object *map, const char *key);
 
 /*
+ * A peer-supplied name made safe to echo in an error message: printable ASCII only ('?' for
+ * any other byte, so the message stays valid UTF-8 and one line), cut to SKU_NAME_SHOWN_MAX
+ * bytes with "..." appended. out has room for outlen bytes (SKU_NAME_SHOWN_MAX + 4 holds any
+ * name); always NUL-terminated.
+ */
+#define SKU_NAME_SHOWN_MAX 64
+void sku_shown_name(const char *s, size_t n, char *out, size_t outlen);
+
+/*
  * Named-argument validation, shared by the daemon's dispatch and by tests.
  * A method declares its arguments; sku_args_bind() checks the request's map against them
  * (unknown keys, missing required keys, wrong types) and fills argv[i] with the value for

@@ -153,9 +153,6 @@ static const struct sku_argspec status_args[] = {
         {"fields", SKU_ARG_ARRAY, false},
 };
 
-/* Longest field name quoted back in an error. */
-#define FIELD_NAME_SHOWN 32
-
 static int parse_fields(struct sku_call *call, const msgpack_object *o, unsigned *ret)
 {
 	*ret = SKU_PF_ALL;
@@ -171,12 +168,13 @@ static int parse_fields(struct sku_call *call, const msgpack_object *o, unsigned
 
 		if (f->type == MSGPACK_OBJECT_STR)
 			bit = sku_pinfo_field(f->via.str.ptr, f->via.str.size);
-		if (!bit && f->type == MSGPACK_OBJECT_STR)
-			return sku_call_error(
-			        call, SKU_ERR_INVALID_ARGUMENT, "fields: no field named \"%.*s\"",
-			        (int)(f->via.str.size < FIELD_NAME_SHOWN ? f->via.str.size
-			                                                 : FIELD_NAME_SHOWN),
-			        f->via.str.ptr);
+		if (!bit && f->type == MSGPACK_OBJECT_STR) {
+			char shown[SKU_NAME_SHOWN_MAX + 4];
+
+			sku_shown_name(f->via.str.ptr, f->via.str.size, shown, sizeof(shown));
+			return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
+			                      "fields: no field named \"%s\"", shown);
+		}
 		if (!bit)
 			return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
 			                      "fields: field names must be strings");

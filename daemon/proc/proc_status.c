@@ -153,8 +153,11 @@ int sku_proc_lookup_brief(struct sku_procmod *pm, const struct sku_ident *id, st
 		return 0;
 	}
 	pm->srv->metrics.status_cache_misses++;
-	r = sku_proc_lookup(pm, id, ret, sku_livecache_room(pm) ? &ref : NULL);
-	if (r == -EMFILE || r == -ENFILE)
+	if (!sku_livecache_room(pm))
+		return sku_proc_lookup(pm, id, ret, NULL);
+	r = sku_proc_lookup(pm, id, ret, &ref);
+	/* No pidfd to keep (out of fds, or none to be had here): a plain read still answers. */
+	if (r < 0)
 		r = sku_proc_lookup(pm, id, ret, NULL);
 	if (r == 0)
 		sku_livecache_put(pm, ret, ref);

@@ -136,7 +136,7 @@ int sku_status_answer(struct sku_procmod *pm, struct sku_call *call, struct sku_
 	                              .brief = !(fields & SKU_PF_VOLATILE)};
 	sku_list_init(&job->link);
 	msgpack_pack_array(&call->pk, (uint32_t)n);
-	if (!may_defer(pm, call->conn))
+	if (!run_slice(job) && !may_defer(pm, call->conn))
 		while (!run_slice(job))
 			;
 	if (job->next == n) {

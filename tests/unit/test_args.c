@@ -372,6 +372,30 @@ static void test_map_get_and_str_eq(void **state)
 	unit_decoded_done(&d);
 }
 
+static void test_shown_name(void **state)
+{
+	char out[SKU_NAME_SHOWN_MAX + 4], tiny[6];
+	char long_name[100];
+
+	(void)state;
+	sku_shown_name("pid", 3, out, sizeof(out));
+	assert_string_equal(out, "pid");
+	/* NUL, control bytes and UTF-8 all become '?': one line of ASCII, never a cut character. */
+	sku_shown_name("a\0b\n\x1b\xc3\xa9", 7, out, sizeof(out));
+	assert_string_equal(out, "a?b????");
+	memset(long_name, 'x', sizeof(long_name));
+	sku_shown_name(long_name, sizeof(long_name), out, sizeof(out));
+	assert_int_equal(strlen(out), SKU_NAME_SHOWN_MAX + 3);
+	assert_string_equal(out + SKU_NAME_SHOWN_MAX, "...");
+	sku_shown_name(long_name, SKU_NAME_SHOWN_MAX, out, sizeof(out));
+	assert_int_equal(strlen(out), SKU_NAME_SHOWN_MAX);
+	/* A small buffer is never overrun: cut to what fits, with no room left for "...". */
+	sku_shown_name(long_name, sizeof(long_name), tiny, sizeof(tiny));
+	assert_string_equal(tiny, "xxxxx");
+	sku_shown_name("", 0, tiny, sizeof(tiny));
+	assert_string_equal(tiny, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +403,7 @@ int main(void)
 	        cmocka_unit_test(test_no_args),        cmocka_unit_test(test_bind_errors),
 	        cmocka_unit_test(test_bind_misuse),    cmocka_unit_test(test_obj_int64),
 	        cmocka_unit_test(test_obj_double),     cmocka_unit_test(test_map_get_and_str_eq),
+	        cmocka_unit_test(test_shown_name),
 	};
 
 	return cmocka_run_group_tests_name("args", tests, NULL, NULL);
