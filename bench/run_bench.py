@@ -49,8 +49,9 @@ PARAMS = {
 }
 PIPE_CONFIGS = [(1, 256), (16, 32), (256, 4)]  # connections, requests in flight on each
 PID_MAX_WIDE = 4194304
-# Descriptors skyutild keeps out of its watch budget: 64 + --max-connections (1024).
-DAEMON_FD_RESERVE = 64 + 1024
+# Descriptors skyutild keeps out of its watch budget: 64 + --max-connections (1024) for
+# connections and its own files, and half as many again for kill trees (daemon/proc/proc.c).
+DAEMON_FD_RESERVE = (64 + 1024) * 3 // 2
 
 
 def run_json(cmd: List[str], timeout: float, env: Optional[Dict[str, str]] = None) -> Dict:

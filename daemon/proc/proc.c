@@ -3,8 +3,9 @@
  *
  * Each watched process costs one fd. The budget is the NOFILE limit (soft raised to hard)
  * less a reserve for connections and the daemon's own files, so a full watch table answers
- * RESOURCE_EXHAUSTED instead of starving accept(). Kill trees and guards may dip into half of
- * the reserve: refusing to kill a tree because watches are full would be worse.
+ * RESOURCE_EXHAUSTED instead of starving accept(). Kill trees and guards may go a further
+ * reserve past the budget: refusing to kill a tree because watches are full would be worse.
+ * The liveness cache lives within the budget and gives fds back first.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,13 +40,20 @@ static unsigned nofile_limit(void)
 static void set_budget(struct sku_procmod *pm)
 {
 	unsigned limit = nofile_limit();
-	unsigned reserve = FD_RESERVE_BASE + pm->srv->cfg.max_connections;
+	unsigned conns = FD_RESERVE_BASE + pm->srv->cfg.max_connections;
+	unsigned kill = conns / 2;
 
-	/* With a tiny limit, still leave the daemon half of it. */
-	if (reserve > limit / 2)
-		reserve = limit / 2;
-	pm->fd_budget = limit - reserve;
-	pm->fd_reserve = reserve / 2;
+	/*
+	 * Kept apart from the watch budget: fds for connections and the daemon's own files, and
+	 * the kill trees' extra (which must not eat into the connections' share). With a tiny
+	 * limit, still leave the daemon half of it, a third of that for kill trees.
+	 */
+	if (conns + kill > limit / 2) {
+		kill = limit / 6;
+		conns = limit / 2 - kill;
+	}
+	pm->fd_budget = limit - conns - kill;
+	pm->fd_reserve = kill;
 	sku_log(SKU_LOG_DEBUG, "proc: %u fds: watch budget %u, kill-tree reserve %u", limit,
 	        pm->fd_budget, pm->fd_reserve);
 }

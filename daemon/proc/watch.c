@@ -246,8 +246,11 @@ int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_
 		sku_pidref_close(ref);
 		return -ESHUTDOWN;
 	}
-	/* A watch outranks the liveness cache, which only saves /proc reads. */
-	while (pm->nfds >= limit && sku_livecache_shed(pm))
+	/*
+	 * A watch outranks the liveness cache, which only saves /proc reads: the cache gives
+	 * fds back before a watch is refused, and before a kill tree dips into its reserve.
+	 */
+	while (pm->nfds >= pm->fd_budget && sku_livecache_shed(pm))
 		;
 	if (pm->nfds >= limit) {
 		sku_pidref_close(ref);
