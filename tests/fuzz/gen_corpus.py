@@ -56,6 +56,11 @@ def conn_and_proto():
         "client-response": msgpack.packb([1, 20, None, True]),
         "signal-range": req(21, "proc.kill_tree", {"pid": 1, "signal": 65}) +
         req(22, "proc.kill_tree", {"pid": 1, "signal": "SIGRTMIN+40"}),
+        # Liveness only (the pidfd cache), then a batch long enough to be sliced.
+        "proc-status-fields": req(23, "proc.status", {"procs": [1, {"pid": 1, "start_time": 1}],
+                                                      "fields": ["alive", "start_time"]}) +
+        req(24, "proc.status", {"procs": [1] * 600, "fields": ["pid", "state"]}) +
+        req(25, "proc.status", {"procs": [1], "fields": ["x", 1]}),
     }
     pipeline = b"".join(one.values())
     for name, data in one.items():
