@@ -141,6 +141,10 @@ static int errno_error(struct sku_call *call, int r, const char *what)
 	case -ESHUTDOWN:
 		return sku_call_error(call, SKU_ERR_UNAVAILABLE, "%s: the daemon is stopping",
 		                      what);
+	case -ENOSYS:
+		return sku_call_error(call, SKU_ERR_UNAVAILABLE,
+		                      "%s: this kernel or sandbox offers no pidfds (pidfd_open)",
+		                      what);
 	default:
 		return sku_call_error(call, SKU_ERR_INTERNAL, "%s: %s", what, strerror(-r));
 	}

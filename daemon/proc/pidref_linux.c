@@ -79,6 +79,10 @@ int sku_pidref_open(pid_t pid, int *ret_fd)
 		/* EINVAL: pid is a thread but not a thread-group leader, i.e. not a process. */
 		if (errno == EINVAL || errno == ENOENT)
 			return -ESRCH;
+		/* Linux before 5.3, or a seccomp profile refusing it (EPERM is not otherwise
+		 * among pidfd_open's errors): no pidfds here at all. */
+		if (errno == ENOSYS || errno == EPERM)
+			return -ENOSYS;
 		return -errno;
 	}
 	/* pidfd_open always sets O_CLOEXEC. */

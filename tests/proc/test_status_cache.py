@@ -487,6 +487,10 @@ def test_liveness_without_pidfds_is_read_from_proc(procs, err):
             assert full["alive"] is True  # the full status does without a pidfd
             assert live(c, [p.pid]) == [{"pid": p.pid, "alive": True,
                                          "start_time": start_time(p.pid)}]
+            # A watch needs a pidfd: a clear UNAVAILABLE, not an internal error.
+            with pytest.raises(RpcError) as e:
+                c.call("proc.watch", {"pid": p.pid})
+            assert e.value.name == "UNAVAILABLE" and "no pidfds" in e.value.message
     finally:
         assert d.stop() == 0, d.logtext()
         PROTECTED.discard(d.pid)
