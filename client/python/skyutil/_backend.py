@@ -297,10 +297,17 @@ def _remembered_exit(pid: int, create_time: Optional[float]) -> Optional[int]:
     if link is None:
         return None
     entry = link.watched.get(pid)
-    if entry is not None and entry.ended and (
+    if entry is not None and (
             create_time is None or
             _proc_py.same_instant(entry.create_time, create_time)):
-        return entry.returncode()
+        if entry.ended:
+            return entry.returncode()
+        # Reaped, but proc.exited (sent at the reap) may still be on its
+        # way: /proc can show the reap before the daemon's event arrives.
+        try:
+            return link.wait_exit(entry, CONNECT_BUDGET)
+        except (TimeoutError, errors.SkyutilError):
+            pass
     try:
         status, = link.client.proc_status([pid])
     except errors.SkyutilError:
