@@ -91,14 +91,31 @@ def cmd_facts(opts) -> Dict:
     info = skyutil.backend_info()
     if info['backend'] != 'daemon':
         raise SystemExit(f'skyutil does not use the daemon: {info["reason"]}')
+    from skyutil import _facts_py, helpers
     client = skyutil.Client(opts.socket)
     rounds = 30 if opts.quick else 200
+
+    # skyutil's own pure-Python path, what a call costs with no daemon when
+    # the answer must be current: the same cgroup-aware walk the fallback
+    # runs (it keeps the result 1 s, timed separately as *_pure_cached).
+    def pure_cpu_count():
+        return _facts_py.compute_facts()['cpu_count']
+
+    def pure_mem_size_gb():
+        return _facts_py.compute_facts()['mem_effective_bytes'] / 2**30
+
+    def pure_parallel_threads():
+        return helpers.parallel_threads_for(pure_cpu_count(), None)
+
     res = interleave({
         'skyutil_cpu_count': (skyutil.get_cpu_count, 1000),
         'skyutil_mem_size_gb': (skyutil.get_mem_size_gb, 1000),
         'client_facts_get': (client.facts, 10),
         'upstream_cpu_count': (upstream.get_cpu_count, 100),
         'upstream_mem_size_gb': (upstream.get_mem_size_gb, 100),
+        'pure_cpu_count': (pure_cpu_count, 5),
+        'pure_mem_size_gb': (pure_mem_size_gb, 5),
+        'pure_parallel_threads': (pure_parallel_threads, 5),
     }, rounds)
     client.close()
     # Single calls, the two sides one after the other, as client/python's
@@ -111,6 +128,9 @@ def cmd_facts(opts) -> Dict:
                                                       overhead))
     res['timer_overhead_ns'] = overhead
     res['values'] = {
+        'pure_cpu_count': pure_cpu_count(),
+        'pure_mem_size_gb': pure_mem_size_gb(),
+        'pure_parallel_threads': pure_parallel_threads(),
         'skyutil_cpu_count': skyutil.get_cpu_count(),
         'upstream_cpu_count': upstream.get_cpu_count(),
         'skyutil_mem_size_gb': skyutil.get_mem_size_gb(),
