@@ -43,3 +43,29 @@ def test_defaults_to_process_environment(monkeypatch):
     expected = ('/run/skyutild/skyutild.sock' if os.geteuid() == 0 else
                 f'/tmp/skyutild-{os.geteuid()}/skyutild.sock')
     assert resolve_socket_path() == expected
+
+
+def test_relative_runtime_dir_is_ignored():
+    # proto/path.c skips a relative XDG_RUNTIME_DIR (invalid per the XDG
+    # base directory spec); the client must land on the same socket.
+    for rel in ('run/user/5', './run', 'skyutil', '~/run'):
+        assert resolve_socket_path(None, {'XDG_RUNTIME_DIR': rel},
+                                   euid=5) == '/tmp/skyutild-5/skyutild.sock'
+        assert resolve_socket_path(None, {'XDG_RUNTIME_DIR': rel},
+                                   euid=0) == '/run/skyutild/skyutild.sock'
+
+
+def test_relative_runtime_dir_does_not_hide_socket_variable():
+    env = {'SKYUTILD_SOCKET': 'rel.sock', 'XDG_RUNTIME_DIR': 'run/user/5'}
+    # explicit and $SKYUTILD_SOCKET paths are taken as given, relative too
+    assert resolve_socket_path(None, env, euid=5) == 'rel.sock'
+    assert resolve_socket_path('x.sock', env, euid=5) == 'x.sock'
+
+
+def test_runtime_dir_joined_like_the_daemon():
+    # "%s/skyutild/skyutild.sock" in C: a trailing slash is kept, not
+    # normalised away, so both sides print and use the same string.
+    assert resolve_socket_path(None, {'XDG_RUNTIME_DIR': '/run/user/5/'},
+                               euid=5) == '/run/user/5//skyutild/skyutild.sock'
+    assert resolve_socket_path(None, {'XDG_RUNTIME_DIR': '/'},
+                               euid=5) == '//skyutild/skyutild.sock'
