@@ -7,6 +7,7 @@ epoch seconds, computed exactly as psutil does (``btime`` from /proc/stat
 plus ticks / CLK_TCK), so values recorded with psutil compare equal.
 """
 
+import errno
 import os
 from typing import Dict, List, NamedTuple, Optional
 
@@ -49,25 +50,98 @@ def same_instant(a: float, b: float) -> bool:
     return abs(a - b) <= CREATE_TIME_TOLERANCE
 
 
+def _read_stat_fields(pid: int) -> Optional[List[bytes]]:
+    """The fields of /proc/<pid>/stat after the command name, or None.
+
+    The command name may contain spaces and parentheses, so parsing starts
+    after the last ')'.  One ``read()`` is the whole line (the kernel
+    generates it at once), as in the daemon; ``os.open`` costs half of
+    ``open()``'s buffered file object.
+    """
+    try:
+        fd = os.open(f'/proc/{pid}/stat', os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        # ENOENT: no such pid; EACCES/ESRCH: races while it is torn down.
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data[data.rfind(b')') + 2:].split()
+
+
+def _stat_of(fields: Optional[List[bytes]]) -> Optional[Stat]:
+    try:
+        return Stat(fields[0].decode(), int(fields[1]), int(fields[19]))
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def _threads(fields: List[bytes]) -> int:
+    """``num_threads`` (field 20): the threads not yet released."""
+    try:
+        return int(fields[17])
+    except (IndexError, ValueError):
+        return 1
+
+
+def _is_group_leader(pid: int) -> Optional[bool]:
+    """Whether ``pid`` is a thread-group leader (a process, not a thread).
+
+    ``/proc/<tid>`` exists for every thread although only leaders are
+    listed in /proc; psutil (``pid_exists``: ``Tgid`` == pid) and the
+    daemon (pidfd_open refuses a non-leader) say a thread id is no
+    process.  pidfd_open is the cheap check; where pidfds are unavailable
+    the ``Tgid:`` line of /proc/<pid>/status answers.  None: the pid is
+    gone.
+    """
+    try:
+        os.close(os.pidfd_open(pid))
+        return True
+    except (AttributeError, OSError) as exc:
+        code = getattr(exc, 'errno', None)
+        if code in (errno.EINVAL, errno.ENOENT):
+            return False  # a thread, not a thread-group leader
+        if code == errno.ESRCH:
+            return None
+    try:
+        with open(f'/proc/{pid}/status', 'rb') as f:
+            for line in f:
+                if line.startswith(b'Tgid:'):
+                    return int(line.split()[1]) == pid
+    except OSError:
+        return None
+    except ValueError:
+        pass
+    return True  # unparsable: trust the stat file, as before
+
+
 def read_stat(pid: int) -> Optional[Stat]:
     """Parses /proc/<pid>/stat; None if there is no such process.
 
-    The command name may contain spaces and parentheses, so parsing starts
-    after the last ')'.
+    A thread id that is not a thread-group leader is no process (None),
+    as for psutil and skyutild, although /proc/<tid>/stat exists.  The
+    check costs nothing for a single-threaded process: ``num_threads``
+    counts every thread not yet released, a zombie leader included, so 1
+    means ``pid`` is the leader itself.
+
+    ``state`` is the process's: a leader thread that exited while other
+    threads run shows 'Z' in /proc, but the process runs on, so it reads
+    'R' (skyutild answers ``running`` there too).  A real zombie has no
+    other thread left.
     """
-    try:
-        with open(f'/proc/{pid}/stat', 'rb') as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
+    fields = _read_stat_fields(pid)
+    stat = _stat_of(fields)
+    if stat is None:
         return None
-    except OSError:
-        # EACCES/ESRCH races while the process is being torn down.
-        return None
-    fields = data[data.rfind(b')') + 2:].split()
-    try:
-        return Stat(fields[0].decode(), int(fields[1]), int(fields[19]))
-    except (IndexError, ValueError):
-        return None
+    if _threads(fields) > 1:
+        if not _is_group_leader(pid):
+            return None
+        if stat.state == 'Z':
+            stat = stat._replace(state='R')
+    return stat
 
 
 def is_alive(pid: int, create_time: Optional[float] = None) -> bool:
@@ -92,9 +166,14 @@ def all_stats() -> Dict[int, Stat]:
     stats = {}
     for name in os.listdir('/proc'):
         if name.isdigit():
-            stat = read_stat(int(name))
+            # Only thread-group leaders are listed: no leader check needed.
+            pid = int(name)
+            fields = _read_stat_fields(pid)
+            stat = _stat_of(fields)
             if stat is not None:
-                stats[int(name)] = stat
+                if stat.state == 'Z' and _threads(fields) > 1:
+                    stat = stat._replace(state='R')
+                stats[pid] = stat
     return stats
 
 
