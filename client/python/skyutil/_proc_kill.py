@@ -54,13 +54,24 @@ class _Target:
         if self.gone():
             return False
         try:
-            if self.pidfd is not None:
-                signal_module.pidfd_send_signal(self.pidfd, sig)
-            else:
-                os.kill(self.pid, sig)
+            self._signal(sig)
         except ProcessLookupError:
             return False
+        if sig not in (signal_module.SIGKILL, signal_module.SIGCONT,
+                       signal_module.SIGSTOP):
+            # A stopped process acts on no signal but SIGKILL until it is
+            # continued (the daemon and systemd send SIGCONT too).
+            try:
+                self._signal(signal_module.SIGCONT)
+            except OSError:
+                pass
         return True
+
+    def _signal(self, sig: int) -> None:
+        if self.pidfd is not None:
+            signal_module.pidfd_send_signal(self.pidfd, sig)
+        else:
+            os.kill(self.pid, sig)
 
     def gone(self) -> bool:
         """Exited (zombie counts) or replaced by another process."""
@@ -106,7 +117,10 @@ def kill_tree(pid: int, start_time: Optional[int] = None,
     Same contract and reply as the daemon's ``proc.kill_tree``: returns
     once every process is gone (or, for unkillable ones, after
     ``KILL_WAIT`` more seconds).  Raises ``NoSuchProcess`` if ``pid`` does
-    not exist and ``PidReused`` if it has another ``start_time``.
+    not exist and ``PidReused`` if it has another ``start_time``.  A root
+    we may not signal raises ``PermissionDenied`` before anything is
+    signalled; a descendant we may not signal is left alone and listed in
+    ``denied``, and the rest of the tree is still killed (as the daemon).
     """
     root = _proc_py.read_stat(pid)
     if root is None:
@@ -121,19 +135,35 @@ def kill_tree(pid: int, start_time: Optional[int] = None,
     targets = [_Target(p, root.start_time if p == pid else stats[p].start_time)
                for p in pids]
     result: Dict[str, List[int]] = {
-        'signalled': [], 'killed': [], 'already_gone': []}
+        'signalled': [], 'killed': [], 'already_gone': [], 'denied': []}
     try:
+        signalled = []
         for target in targets:
-            if target.send(sig):
+            try:
+                sent = target.send(sig)
+            except PermissionError as exc:
+                if include_root and target.pid == pid:
+                    # The root comes first: nothing was signalled yet.
+                    raise errors.PermissionDenied(
+                        f'not permitted to signal process {pid}') from exc
+                result['denied'].append(target.pid)
+                continue
+            if sent:
                 result['signalled'].append(target.pid)
+                signalled.append(target)
             else:
                 result['already_gone'].append(target.pid)
-        survivors = _wait_gone(targets, grace_s)
+        survivors = _wait_gone(signalled, grace_s)
         if survivors and sig != signal_module.SIGKILL:
+            killed = []
             for target in survivors:
-                if target.send(signal_module.SIGKILL):
-                    result['killed'].append(target.pid)
-            _wait_gone(survivors, KILL_WAIT)
+                try:
+                    if target.send(signal_module.SIGKILL):
+                        result['killed'].append(target.pid)
+                        killed.append(target)
+                except PermissionError:  # its credentials changed (setuid exec)
+                    result['denied'].append(target.pid)
+            _wait_gone(killed, KILL_WAIT)
     finally:
         for target in targets:
             target.close()

@@ -10,6 +10,7 @@ mistaken for the original process.
 """
 
 import logging
+import operator
 import os
 import resource
 from typing import Dict, List, Optional, Sequence, Union
@@ -159,6 +160,34 @@ def get_max_workers_for_file_mounts(common_file_mounts: Dict[str, str],
     return workers
 
 
+# pid_t is 32 bits: psutil answers a larger pid NoSuchProcess ("process PID
+# out of range"), the daemon INVALID_ARGUMENT; both mean "not a process".
+_PID_T_MAX = 2**31 - 1
+
+
+def _parent_pid(pid: object) -> Optional[int]:
+    """One entry of ``parent_pids`` as upstream's ``psutil.Process(pid)``.
+
+    Returns the pid to kill, or None to skip it as upstream skips
+    ``psutil.NoSuchProcess``: pid 0 (no such process on Linux), pids
+    beyond ``pid_t`` and ``True``/``False`` (psutil looks up
+    ``/proc/True``).  Raises like psutil: ``ValueError`` for a negative
+    pid, ``TypeError`` for a float, a string or another non-integer.
+    ``None`` is skipped (upstream would kill the calling process).
+    """
+    if pid is None or isinstance(pid, bool):
+        return None
+    try:
+        value = operator.index(pid)  # int subclasses, numpy integers
+    except TypeError:
+        raise TypeError(f'pid must be an integer (got {pid!r})') from None
+    if value < 0:
+        raise ValueError(f'pid must be a positive integer (got {value})')
+    if value == 0 or value > _PID_T_MAX:
+        return None
+    return value
+
+
 def kill_children_processes(parent_pids: Optional[Union[
         int, List[Optional[int]]]] = None,
                             force: bool = False) -> None:
@@ -166,21 +195,46 @@ def kill_children_processes(parent_pids: Optional[Union[
 
     With ``parent_pids=None`` the children of this process are killed (not
     this process); otherwise each listed process and its descendants, in
-    list order.  Processes that no longer exist are skipped; ``None``
-    entries are ignored.  Survivors of the 10 s grace period are
-    SIGKILLed.
+    list order.  Processes that no longer exist are skipped, as are pid 0,
+    pids beyond ``pid_t`` and ``None`` entries; a negative pid raises
+    ``ValueError`` before anything is signalled.  Survivors of the 10 s
+    grace period are SIGKILLed.
+
+    Every process this caller may signal is killed; then, if some were
+    not (another user's, or skyutild itself), ``PermissionError``
+    (``skyutil.PermissionDenied``, with the pids in ``.pids``) is raised,
+    where upstream raises ``psutil.AccessDenied`` at the first one and
+    leaves the rest of the tree alive.  Both backends validate here, so
+    they raise and skip alike.
     """
     if isinstance(parent_pids, int):
         parent_pids = [parent_pids]
     if parent_pids is None:
         targets = [(os.getpid(), False)]
     else:
-        targets = [(pid, True) for pid in parent_pids if pid is not None]
+        # All entries first, as upstream builds every psutil.Process before
+        # killing: a bad entry raises before anything is signalled.
+        pids = [_parent_pid(pid) for pid in parent_pids]
+        targets = [(pid, True) for pid in pids if pid is not None]
+    denied: List[int] = []
     for pid, include_root in targets:
         try:
-            _backend.kill_tree(pid, force, KILL_GRACE_PERIOD, include_root)
+            result = _backend.kill_tree(pid, force, KILL_GRACE_PERIOD,
+                                        include_root)
         except errors.NoSuchProcess:
             continue
+        except errors.PermissionDenied:
+            denied.append(pid)
+            continue
+        denied.extend(result.get('denied', ()))
+    if denied:
+        denied = list(dict.fromkeys(denied))
+        exc = errors.PermissionDenied(
+            'not permitted to signal ' +
+            ', '.join(f'pid {pid}' for pid in denied) +
+            '; every other process of the tree was killed')
+        exc.pids = denied
+        raise exc
 
 
 def is_process_alive(pid: int, create_time: Optional[float] = None) -> bool:

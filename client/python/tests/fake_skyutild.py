@@ -302,6 +302,9 @@ class Server:
         except _proc_kill.errors.NoSuchProcess as exc:
             self.done.put((conn, msgid,
                            RpcError('NO_SUCH_PROCESS', str(exc)).wire, None))
+        except _proc_kill.errors.PermissionDenied as exc:
+            self.done.put((conn, msgid,
+                           RpcError('PERMISSION_DENIED', str(exc)).wire, None))
         else:
             self.done.put((conn, msgid, None, result))
         os.write(self.wake_w, b'x')
