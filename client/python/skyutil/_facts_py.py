@@ -1,522 +1,1066 @@
-"""Machine facts computed in Python, with the daemon's cgroup algorithm.
+"""Machine facts computed in Python, with the daemon's own cgroup algorithm.
 
 This is the fallback used when skyutild does not answer, so it must give
-the same numbers (docs/protocol.md ``facts.get``;
-shared/research/cgroup-anchors.md section 2):
+the same map as ``facts.get`` (docs/protocol.md), value for value and
+warning for warning.  It is a line-by-line port of the C gathering in
+daemon/facts/ (file and number parsers of cgfile.c and cpulist.c,
+mountinfo.c, cgroup_path.c, the walks of facts_linux.c, the per-process
+reads of facts_proc_linux.c, the arithmetic of facts_calc.c and the packing
+of facts_pack.c); tests/facts/fixtures/ holds the shared cases both are
+checked against (client/python/tests/test_facts_fixtures.py).  In short:
 
-* discovery from /proc/self/cgroup and /proc/self/mountinfo, per
+* discovery from /proc/<pid>/cgroup and /proc/self/mountinfo, per
   controller: v1 when a v1 hierarchy carries it and the process is a
   member, else v2 when the cgroup2 root lists it (hybrid and "freezer on
   v1" setups mix both);
 * mount-root translation (cgroup namespaces, bind mounts), with JDK's
-  suffix trimming when the path lies outside the mount root;
-* a walk from the leaf up to the mount point taking the minimum limit, so
-  a parent tighter than the leaf is honoured;
-* ``cpu_count = clamp(ceil(quota), 1, min(affinity, cpuset, online))`` and
-  ``mem_effective = min(limit, MemTotal)``, v1 sentinels near 2**63
-  meaning "unlimited".
+  suffix search when the path lies outside the mount root;
+* a walk from the leaf up to the mount point taking the minimum limit (and
+  the smallest cpuset), so a parent tighter than the leaf is honoured;
+* ``cpu_count = clamp(ceil(quota), 1, min(affinity, cpuset, online))``,
+  ``cpu_quota`` the raw quota/period, ``mem_effective = min(limit,
+  MemTotal)``; limits at or above v1's page-rounded LONG_MAX (any page size
+  up to 64 KiB) or beyond 64 bits mean "unlimited".
 
-Every path goes through ``root`` (a sysroot), so tests build fake trees.
+Everything is handled as bytes, as the C code sees it, and every path goes
+through ``root`` (a sysroot), so tests build fake trees.
 """
 
+import errno
 import os
-import posixpath
 import re
-import resource
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-_CONTROLLERS = ('cpu', 'cpuset', 'memory', 'pids')
+from skyutil import errors
+
+_CTRLS = ('cpu', 'cpuset', 'memory', 'pids')
+_CPU, _CPUSET, _MEMORY, _PIDS = range(4)
+_ALL_CTRLS = 0xFFFFFFFF
+# v1 hierarchies with controllers we do not read still make a v1 system.
+_OTHER_V1 = (b'cpuacct', b'freezer', b'devices', b'blkio', b'net_cls',
+             b'net_prio', b'perf_event', b'hugetlb', b'rdma', b'misc')
+
+_PATH_MAX = 4096
+_VALUE_BUF = 128
+_CPULIST_BUF = 65536
+_CONTROLLERS_BUF = 1024
+_HOST_BUF = 4096
+_FILE_CAP = 1024 * 1024
+_MOUNTINFO_CAP = 8 * 1024 * 1024
+_MOUNTS_MAX = 4096
+_MAX_WARNINGS = 8
+_WARNING_LEN = 200
+_SRC_LEN = 256
+_MAX_DEPTH = 64
+_CPU_MAX = 1048576
 _INT64_MAX = 2**63 - 1
-# v1 reports "no limit" as LONG_MAX rounded down to a page; allow for the
-# largest common page size (64 KiB) so every architecture's sentinel reads
-# as unlimited.
-_UNLIMITED_FROM = 2**63 - 65536
-_DEFAULT_PERIOD = 100000
-_OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
+_UINT64_MAX = 2**64 - 1
+_UNLIMITED_MIN = _INT64_MAX - 65535
+_SPACE = b' \t\n\v\f\r'  # C isspace()
+_TOKEN_SEP = re.compile(rb'[ \t\n]+')
+
+
+# ------------------------------------------------------- files (cgfile.c)
+
+
+def _open(path: bytes) -> int:
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+
+
+def _read_file(path: bytes, cap: int) -> Tuple[int, bytes]:
+    """sku_read_file: (0, content), (-errno, b'') or (-EFBIG, b'')."""
+    try:
+        fd = _open(path)
+    except OSError as exc:
+        return -exc.errno, b''
+    chunks = []
+    total = 0
+    try:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError as exc:
+                return -exc.errno, b''
+            if not data:
+                break
+            total += len(data)
+            if total > cap:
+                return -errno.EFBIG, b''
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    return 0, b''.join(chunks)
+
+
+def _cstr(data: bytes) -> bytes:
+    """What C string functions see of a buffer: up to the first NUL."""
+    nul = data.find(b'\0')
+    return data if nul < 0 else data[:nul]
+
+
+def _read_small(path: bytes, bufsize: int) -> Tuple[int, bytes]:
+    """sku_read_small: the trimmed value, -EFBIG beyond bufsize - 1 bytes."""
+    try:
+        fd = _open(path)
+    except OSError as exc:
+        return -exc.errno, b''
+    data = b''
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, bufsize - 1 - len(data))
+            except OSError as exc:
+                return -exc.errno, b''
+            if not chunk:
+                break
+            data += chunk
+            if len(data) == bufsize - 1:
+                try:
+                    if os.read(fd, 1):
+                        return -errno.EFBIG, b''
+                except OSError as exc:
+                    return -exc.errno, b''
+                break
+    finally:
+        os.close(fd)
+    return 0, _cstr(data.strip(_SPACE))
+
+
+def _skip_space(s: bytes, i: int) -> int:
+    while i < len(s) and s[i] in _SPACE:
+        i += 1
+    return i
+
+
+def _digits(s: bytes, i: int) -> Tuple[int, int, int]:
+    """parse_digits: (r, value, end); -EINVAL without digits, -ERANGE."""
+    j = i
+    while j < len(s) and 0x30 <= s[j] <= 0x39:
+        j += 1
+    if j == i:
+        return -errno.EINVAL, 0, i
+    value = int(s[i:j])
+    if value > _UINT64_MAX:
+        return -errno.ERANGE, 0, j
+    return 0, value, j
+
+
+def _parse_u64(s: bytes) -> Tuple[int, int]:
+    i = _skip_space(s, 0)
+    if i < len(s) and s[i] == 0x2b:  # '+'
+        i += 1
+    r, value, i = _digits(s, i)
+    if r < 0:
+        return r, 0
+    if _skip_space(s, i) != len(s):
+        return -errno.EINVAL, 0
+    return 0, value
+
+
+def _parse_i64(s: bytes) -> Tuple[int, int]:
+    i = _skip_space(s, 0)
+    neg = False
+    if i < len(s) and s[i] in b'+-':
+        neg = s[i] == 0x2d
+        i += 1
+    r, value, i = _digits(s, i)
+    if r < 0:
+        return r, 0
+    if _skip_space(s, i) != len(s):
+        return -errno.EINVAL, 0
+    if value > (_INT64_MAX + 1 if neg else _INT64_MAX):
+        return -errno.ERANGE, 0
+    return 0, -value if neg else value
+
+
+def _only_space_after(s: bytes, i: int) -> bool:
+    return _skip_space(s, i) == len(s)
+
+
+def _parse_limit(s: bytes) -> Tuple[int, int]:
+    """sku_parse_limit: -1 for "max", "-1", >= INT64_MAX - 65535, > 64 bits."""
+    i = _skip_space(s, 0)
+    if s.startswith(b'max', i) and _only_space_after(s, i + 3):
+        return 0, -1
+    if s.startswith(b'-1', i) and _only_space_after(s, i + 2):
+        return 0, -1
+    r, value = _parse_u64(s[i:])
+    if r == -errno.ERANGE:
+        return 0, -1
+    if r < 0:
+        return r, 0
+    return 0, -1 if value >= _UNLIMITED_MIN else value
+
+
+def _parse_cpu_max(s: bytes) -> Tuple[int, int, int]:
+    """sku_parse_cpu_max: (r, quota or -1, period)."""
+    quota, period = -1, 100000
+    i = _skip_space(s, 0)
+    if s.startswith(b'max', i) and (i + 3 == len(s) or s[i + 3] in _SPACE):
+        i += 3
+    else:
+        r, value, i = _digits(s, i)
+        if r < 0 or value == 0 or value > _INT64_MAX:
+            return -errno.EINVAL, 0, 0
+        quota = value
+    if i < len(s) and s[i] not in _SPACE:
+        return -errno.EINVAL, 0, 0
+    i = _skip_space(s, i)
+    if i < len(s):
+        r, value, i = _digits(s, i)
+        if r < 0 or value == 0 or value > _INT64_MAX:
+            return -errno.EINVAL, 0, 0
+        period = value
+        if not _only_space_after(s, i):
+            return -errno.EINVAL, 0, 0
+    return 0, quota, period
+
+
+def _kv_find_u64(text: bytes, key: bytes) -> Tuple[int, int]:
+    """sku_kv_find_u64: the number after "key" (then ' ', tab or ':')."""
+    klen = len(key)
+    for line in _cstr(text).split(b'\n'):
+        if (len(line) > klen and line.startswith(key) and
+                line[klen] in b' \t:'):
+            i = klen + (line[klen] == 0x3a)
+            while i < len(line) and line[i] in b' \t':
+                i += 1
+            r, value, i = _digits(line, i)
+            if r < 0:
+                return r, 0
+            if i < len(line) and line[i] not in _SPACE:
+                return -errno.EINVAL, 0
+            return 0, value
+    return -errno.ENOENT, 0
+
+
+def _rlimit_field(line: bytes, i: int) -> Tuple[int, int, int]:
+    while i < len(line) and line[i] in b' \t':
+        i += 1
+    if line.startswith(b'unlimited', i):
+        return 0, -1, i + 9
+    r, value, i = _digits(line, i)
+    if r == -errno.ERANGE:
+        return 0, -1, i
+    if r < 0:
+        return -errno.EINVAL, 0, i
+    return 0, -1 if value > _INT64_MAX else value, i
+
+
+def _limits_find(text: bytes, name: bytes) -> Tuple[int, int, int]:
+    """sku_limits_find: (r, soft, hard) of a /proc/<pid>/limits line."""
+    nlen = len(name)
+    for line in _cstr(text).split(b'\n'):
+        if (len(line) > nlen and line.startswith(name) and
+                line[nlen] in b' \t'):
+            r, soft, i = _rlimit_field(line, nlen)
+            if r == 0:
+                r, hard, i = _rlimit_field(line, i)
+            if r < 0:
+                return -errno.EINVAL, -1, -1
+            return 0, soft, hard
+    return -errno.ENOENT, -1, -1
+
+
+# -------------------------------------------------- CPU lists (cpulist.c)
+
+
+def _cpu_number(s: bytes, i: int) -> Tuple[int, int, int]:
+    j = i
+    value = 0
+    while j < len(s) and 0x30 <= s[j] <= 0x39:
+        value = value * 10 + s[j] - 0x30
+        if value >= _CPU_MAX:
+            return -errno.EINVAL, 0, j
+        j += 1
+    if j == i:
+        return -errno.EINVAL, 0, i
+    return 0, value, j
+
+
+def _cpulist_count(s: bytes) -> Tuple[int, int]:
+    """sku_cpulist_count: (0, n), -ENODATA for an empty list, -EINVAL."""
+    i = _skip_space(s, 0)
+    if i == len(s):
+        return -errno.ENODATA, 0
+    count = 0
+    while True:
+        r, low, i = _cpu_number(s, i)
+        if r < 0:
+            return -errno.EINVAL, 0
+        high = low
+        if i < len(s) and s[i] == 0x2d:  # '-'
+            r, high, i = _cpu_number(s, i + 1)
+            if r < 0 or high < low:
+                return -errno.EINVAL, 0
+        count += high - low + 1
+        if count > _CPU_MAX:
+            return -errno.EINVAL, 0
+        if i >= len(s) or s[i] != 0x2c:  # ','
+            break
+        i += 1
+    if not _only_space_after(s, i):
+        return -errno.EINVAL, 0
+    return 0, count
+
+
+# ------------------------------------------------ mountinfo (mountinfo.c)
 
 
 class Mount(NamedTuple):
-    root: str
-    mount_point: str
-    fstype: str
-    super_options: Set[str]
+    root: bytes   # unescaped mount root inside the hierarchy
+    point: bytes  # unescaped mount point
+    v2: bool
+    ctrls: int    # v1: bits of _CTRLS in the super options
 
 
-class Hierarchy(NamedTuple):
-    """Where one controller's files are for this process."""
-    version: int
-    mount_point: str
-    leaf: str
-    membership: str
+class Mounts(NamedTuple):
+    mounts: List[Mount]
+    have_v1: bool  # some v1 hierarchy with a controller (not only name=)
+    have_v2: bool
+    bad: int       # malformed cgroup lines
 
 
-class _Reader:
-    """Reads files under the sysroot, collecting warnings."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.warnings: List[str] = []
-
-    def path(self, path: str) -> str:
-        return os.path.join(self.root, path.lstrip('/'))
-
-    def text(self, path: str) -> Optional[str]:
-        try:
-            with open(self.path(path), 'r', encoding='utf-8',
-                      errors='surrogateescape') as f:
-                return f.read()
-        except OSError:
-            return None
-
-    def isdir(self, path: str) -> bool:
-        return os.path.isdir(self.path(path))
-
-    def int_value(self, path: str) -> Optional[int]:
-        text = self.text(path)
-        if text is None:
-            return None
-        try:
-            return int(text.strip())
-        except ValueError:
-            self.warnings.append(f'{path}: not an integer: {text.strip()!r}')
-            return None
+def _ctrl_bit(name: bytes) -> int:
+    for c, ctrl in enumerate(_CTRLS):
+        if name == ctrl.encode():
+            return 1 << c
+    return 0
 
 
-# ------------------------------------------------------------ discovery
+def _unescape(field: bytes) -> bytes:
+    """sku_unescape_octal: \\NNN with a value of 1 to 255 is one byte."""
+    if b'\\' not in field:
+        return field
+    out = bytearray()
+    i, n = 0, len(field)
+    while i < n:
+        if (field[i] == 0x5c and i + 3 < n and
+                all(0x30 <= field[i + k] <= 0x37 for k in (1, 2, 3))):
+            value = ((field[i + 1] - 0x30) * 64 + (field[i + 2] - 0x30) * 8 +
+                     field[i + 3] - 0x30)
+            if 0 < value < 256:
+                out.append(value)
+                i += 4
+                continue
+        out.append(field[i])
+        i += 1
+    return bytes(out)
 
 
-def parse_proc_cgroup(text: str) -> Tuple[Optional[str], Dict[str, str]]:
-    """Returns (v2 path, {v1 controller: path}).
-
-    Split at the first two colons only: cgroup names may contain colons.
-    """
-    v2_path = None
-    v1: Dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.split(':', 2)
-        if len(parts) != 3:
-            continue
-        hid, controllers, path = parts
-        if hid == '0' and controllers == '':
-            v2_path = path
-            continue
-        for controller in controllers.split(','):
-            if controller and not controller.startswith('name='):
-                v1[controller] = path
-    return v2_path, v1
+def _has_dotdot(path: bytes) -> bool:
+    return b'..' in path.split(b'/')
 
 
-def _unescape(field: str) -> str:
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
-
-
-def parse_mountinfo(text: str) -> List[Mount]:
+def parse_mountinfo(text: bytes) -> Mounts:
     """The cgroup and cgroup2 mounts of a mountinfo file, in order."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split(' ')
+    mounts: List[Mount] = []
+    have_v1 = have_v2 = False
+    bad = 0
+    for line in text.split(b'\n'):
+        if b' - cgroup' not in line:
+            continue  # the C code's cheap filter: only these are split
+        fields = [f for f in line.split(b' ') if f]
+        if len(fields) < 5:
+            bad += 1
+            continue
         try:
-            sep = fields.index('-', 6)
+            sep = fields.index(b'-', 5)
         except ValueError:
+            bad += 1
             continue
-        fstype = fields[sep + 1] if len(fields) > sep + 1 else ''
-        if fstype not in ('cgroup', 'cgroup2'):
+        if len(fields) < sep + 3:  # FSTYPE SOURCE
+            bad += 1
             continue
-        options = fields[sep + 3] if len(fields) > sep + 3 else ''
-        mounts.append(Mount(_unescape(fields[3]), _unescape(fields[4]),
-                            fstype, set(options.split(','))))
-    return mounts
+        fstype = fields[sep + 1]
+        options = fields[sep + 3] if len(fields) > sep + 3 else b''
+        if fstype == b'cgroup2':
+            v2 = True
+        elif fstype == b'cgroup':
+            v2 = False
+        else:
+            continue
+        ctrls = 0
+        for option in options.split(b','):
+            ctrls |= _ctrl_bit(option)
+        if v2:
+            have_v2 = True
+        elif ctrls or any(o in _OTHER_V1 for o in options.split(b',')):
+            have_v1 = True
+        if len(mounts) >= _MOUNTS_MAX:
+            bad += 1
+            continue
+        point = _unescape(fields[4])
+        # Only a --sysroot fixture can hold a relative or ".." mount point;
+        # it would let the joined paths escape the sysroot.
+        if not point.startswith(b'/') or _has_dotdot(point):
+            bad += 1
+            continue
+        mounts.append(Mount(_unescape(fields[3]), point, v2,
+                            0 if v2 else ctrls))
+    return Mounts(mounts, have_v1, have_v2, bad)
 
 
-def _is_ancestor(ancestor: str, path: str) -> bool:
-    return (ancestor == '/' or path == ancestor or
-            path.startswith(ancestor.rstrip('/') + '/'))
+# ------------------------------- /proc/<pid>/cgroup and paths (cgroup_path.c)
 
 
-def _components(path: str) -> List[str]:
-    return [c for c in path.split('/') if c and c != '.']
+class ProcCgroups(NamedTuple):
+    v1: List[Optional[bytes]]  # the path per controller of _CTRLS
+    v2: Optional[bytes]        # the "0::" path
+    any_v1: bool               # some v1 line other than name=
 
 
-def _pick_mount(candidates: List[Mount], path: str) -> Mount:
-    """Prefers mounts whose root contains the path, then /sys/fs/cgroup."""
-    containing = [m for m in candidates if _is_ancestor(m.root, path)]
-    pool = containing or candidates
-    for mount in pool:
-        if _is_ancestor('/sys/fs/cgroup', mount.mount_point):
-            return mount
-    return pool[0]
+def parse_proc_cgroup(text: bytes) -> ProcCgroups:
+    """ID:CONTROLLERS:PATH per line, split at the first two colons only
+    (paths may contain colons); the first line for a controller wins."""
+    v1: List[Optional[bytes]] = [None] * len(_CTRLS)
+    v2: Optional[bytes] = None
+    any_v1 = False
+    for line in text.split(b'\n'):
+        c1 = line.find(b':')
+        if c1 < 0:
+            continue
+        c2 = line.find(b':', c1 + 1)
+        if c2 < 0:
+            continue
+        ctrls, path = line[c1 + 1:c2], line[c2 + 1:]
+        if not path.startswith(b'/'):
+            continue
+        if not ctrls:
+            if line[:c1] == b'0' and v2 is None:
+                v2 = path
+            continue
+        for name in ctrls.split(b','):
+            if name and not (len(name) > 5 and name.startswith(b'name=')):
+                any_v1 = True
+            bit = _ctrl_bit(name)
+            if bit:
+                c = bit.bit_length() - 1
+                if v1[c] is None:
+                    v1[c] = path
+    return ProcCgroups(v1, v2, any_v1)
 
 
-def _translate(reader: _Reader, version: int, mount: Mount,
-               path: str) -> Hierarchy:
-    """Maps a membership path to a directory under the mount point."""
-    comps = _components(path)
-    if '..' not in comps and _is_ancestor(mount.root, path):
-        rest = comps[len(_components(mount.root)):]
-        leaf = posixpath.join(mount.mount_point, *rest)
-        if reader.isdir(leaf):
-            return Hierarchy(version, mount.mount_point, leaf, path)
-    if '..' not in comps:
-        # JDK-8343191: the path lies outside the mount root (or its
-        # directory is missing); try ever shorter suffixes of it.
-        for start in range(1, len(comps)):
-            leaf = posixpath.join(mount.mount_point, *comps[start:])
-            if reader.isdir(leaf):
-                return Hierarchy(version, mount.mount_point, leaf, path)
-    reader.warnings.append(
-        f'cgroup path {path} not found under {mount.mount_point}; '
-        'reading the mount root (path_uncertain)')
-    return Hierarchy(version, mount.mount_point, mount.mount_point, path)
+def _path_under(path: bytes, root: bytes) -> bool:
+    if root == b'/':
+        return True
+    return path.startswith(root) and (len(path) == len(root) or
+                                      path[len(root)] == 0x2f)
 
 
-def discover(reader: _Reader, cgroup_text: str,
-             mounts: List[Mount]) -> Dict[str, Hierarchy]:
-    """Chooses the hierarchy serving each controller of interest."""
-    v2_path, v1_paths = parse_proc_cgroup(cgroup_text)
-    v2_mounts = [m for m in mounts if m.fstype == 'cgroup2']
-    v2_mount = _pick_mount(v2_mounts, v2_path) if (
-        v2_mounts and v2_path is not None) else None
-    v2_controllers: Optional[Set[str]] = None
-    if v2_mount is not None:
-        text = reader.text(
-            posixpath.join(v2_mount.mount_point, 'cgroup.controllers'))
-        v2_controllers = None if text is None else set(text.split())
-    found = {}
-    for controller in _CONTROLLERS:
-        v1_mounts = [m for m in mounts if m.fstype == 'cgroup' and
-                     controller in m.super_options]
-        if controller in v1_paths and v1_mounts:
-            path = v1_paths[controller]
-            found[controller] = _translate(
-                reader, 1, _pick_mount(v1_mounts, path), path)
-        elif v2_mount is not None and (v2_controllers is None or
-                                       controller in v2_controllers):
-            found[controller] = _translate(reader, 2, v2_mount, v2_path)
-    return found
+def _mount_score(mount: Mount, path: Optional[bytes]) -> int:
+    score = 0
+    if path is not None and _path_under(path, mount.root):
+        score += 4
+    point = mount.point
+    if point.startswith(b'/sys/fs/cgroup') and (len(point) == 14 or
+                                                 point[14] == 0x2f):
+        score += 2
+    return score
 
 
-def _levels(hierarchy: Hierarchy) -> List[str]:
-    """Directories from the leaf up to and including the mount point."""
-    levels = [hierarchy.leaf]
-    current = hierarchy.leaf
-    while current != hierarchy.mount_point and _is_ancestor(
-            hierarchy.mount_point, current):
-        current = posixpath.dirname(current)
-        levels.append(current)
+def _pick(mounts: Mounts, v2: bool, bit: int,
+          path: Optional[bytes]) -> Optional[Mount]:
+    """Root containing the path +4, under /sys/fs/cgroup +2; ties: first."""
+    best, best_score = None, -1
+    for mount in mounts.mounts:
+        if mount.v2 != v2 or (not v2 and not mount.ctrls & bit):
+            continue
+        score = _mount_score(mount, path)
+        if score > best_score:
+            best, best_score = mount, score
+    return best
+
+
+class Location(NamedTuple):
+    v2: bool
+    uncertain: bool  # the path could not be translated exactly
+    dir: bytes       # absolute leaf directory under the sysroot
+    mount_len: int   # length of the mount point prefix of dir
+    path: bytes      # the process's cgroup path in that hierarchy
+
+
+def _join(sysroot: bytes, point: bytes,
+          rel: Optional[bytes]) -> Tuple[int, bytes, int]:
+    point = point.rstrip(b'/')
+    directory = sysroot + point
+    if len(directory) >= _PATH_MAX:
+        return -errno.ENAMETOOLONG, b'', 0
+    mount_len = len(directory)
+    if rel and rel != b'/':
+        rel = rel.rstrip(b'/')
+        if mount_len + len(rel) >= _PATH_MAX:
+            return -errno.ENAMETOOLONG, b'', 0
+        directory += rel
+    return 0, directory, mount_len
+
+
+def _is_dir(path: bytes) -> bool:
+    return os.path.isdir(path)
+
+
+def _translate(sysroot: bytes, mount: Mount,
+               path: bytes) -> Tuple[int, Optional[Location]]:
+    if len(path) >= _PATH_MAX:
+        return -errno.ENAMETOOLONG, None
+    if not _has_dotdot(path) and _path_under(path, mount.root):
+        rel = path if mount.root == b'/' else path[len(mount.root):]
+        r, directory, mount_len = _join(sysroot, mount.point, rel)
+        if r < 0:
+            return r, None
+        if _is_dir(directory):
+            return 0, Location(mount.v2, False, directory, mount_len, path)
+    # Outside the mount root (a cgroup namespace that does not match the
+    # mount, a moved container): like the JDK, try ever shorter suffixes
+    # of the path below the mount point, then the mount point itself.
+    if not _has_dotdot(path):
+        start = 0
+        while start >= 0 and start < len(path):
+            suffix = path[start:]
+            if suffix == b'/':
+                break
+            r, directory, mount_len = _join(sysroot, mount.point, suffix)
+            if r < 0:
+                return r, None
+            if _is_dir(directory):
+                return 0, Location(mount.v2, True, directory, mount_len, path)
+            start = path.find(b'/', start + 1)
+    r, directory, mount_len = _join(sysroot, mount.point, None)
+    if r < 0:
+        return r, None
+    return 0, Location(mount.v2, True, directory, mount_len, path)
+
+
+def locate(sysroot: bytes, mounts: Mounts, pc: ProcCgroups, c: int,
+           v2_ctrls: int) -> Tuple[int, Optional[Location]]:
+    """sku_ctrl_locate: where controller c's files are for the process."""
+    mount = path = None
+    if pc.v1[c] is not None:
+        path = pc.v1[c]
+        mount = _pick(mounts, False, 1 << c, path)
+    if mount is None and pc.v2 is not None and v2_ctrls & (1 << c):
+        path = pc.v2
+        mount = _pick(mounts, True, 0, path)
+    if mount is None:
+        return -errno.ENOENT, None
+    return _translate(sysroot, mount, path)
+
+
+# ------------------------------------------------ gathering (facts_linux.c)
+
+
+class _Warnings:
+    """At most 8, each cut to 199 bytes, then "more warnings were dropped"."""
+
+    def __init__(self) -> None:
+        self.text: List[str] = []
+        self.truncated = False
+
+    def add(self, message: str) -> None:
+        if len(self.text) >= _MAX_WARNINGS:
+            self.truncated = True
+            return
+        raw = os.fsencode(message)
+        if len(raw) >= _WARNING_LEN:
+            message = os.fsdecode(raw[:_WARNING_LEN - 1])
+        self.text.append(message)
+
+
+def _strerror(r: int) -> str:
+    return os.strerror(-r)
+
+
+def _unparsable_or(r: int) -> str:
+    if r in (-errno.EINVAL, -errno.ENODATA):
+        return 'unparsable value'
+    return _strerror(r)
+
+
+class _Group:
+    """struct sku_group_facts: -1 (or 0 where C keeps 0) means nil."""
+
+    def __init__(self, sysroot: bytes) -> None:
+        self.sysroot = sysroot
+        self.cgroup_version: Any = None
+        self.cgroup_path: Optional[str] = None
+        self.quota_us = self.period_us = -1
+        self.quota_src = ''
+        self.cpuset_cpus = -1
+        self.cpuset_src = ''
+        self.cpu_shares = -1
+        self.cpu_online = 0
+        self.mem_total = 0
+        self.mem_limit = -1
+        self.mem_src = ''
+        self.mem_high = -1
+        self.mem_used = -1
+        self.mem_working_set = -1
+        self.pids_limit = -1
+        self.pids_src = ''
+        self.pids_current = -1
+        self.pid_max = self.threads_max = 0
+        self.warnings = _Warnings()
+
+    def shown(self, path: bytes) -> str:
+        """The path as the process sees it: without the sysroot prefix."""
+        n = len(self.sysroot)
+        if path.startswith(self.sysroot) and len(path) > n:
+            path = path[n:]
+        return os.fsdecode(path)
+
+    def source(self, kind: str, directory: bytes) -> str:
+        raw = os.fsencode(f'{kind}:{self.shown(directory)}')
+        if len(raw) >= _SRC_LEN:  # a very deep path: its start, and "..."
+            raw = raw[:_SRC_LEN - 4] + b'...'
+        return os.fsdecode(raw)
+
+    def warn_bad(self, directory: bytes, name: str, r: int) -> None:
+        if r != -errno.ENOENT:
+            self.warnings.add(f'ignored {self.shown(directory)}/{name}: '
+                              f'{_unparsable_or(r)}')
+
+
+def _read_at(directory: bytes, name: str, bufsize: int) -> Tuple[int, bytes]:
+    path = directory + b'/' + name.encode()
+    if len(path) >= _PATH_MAX + 64:
+        return -errno.ENAMETOOLONG, b''
+    return _read_small(path, bufsize)
+
+
+def _level_up(directory: bytes, mount_len: int) -> Optional[bytes]:
+    """The parent directory; None once at the mount point."""
+    n = len(directory)
+    if n <= mount_len:
+        return None
+    while n > mount_len and directory[n - 1] != 0x2f:
+        n -= 1
+    n = n - 1 if n > mount_len else mount_len
+    return directory[:max(n, mount_len)]
+
+
+def _levels(loc: Location) -> List[bytes]:
+    """The leaf, then each parent up to and including the mount point."""
+    levels = []
+    directory: Optional[bytes] = loc.dir
+    while directory is not None and len(levels) < _MAX_DEPTH:
+        levels.append(directory)
+        directory = _level_up(directory, loc.mount_len)
     return levels
 
 
-# ------------------------------------------------------------------ CPU
-
-
-def _quota_v2(reader: _Reader, level: str) -> Optional[Tuple[int, int]]:
-    path = posixpath.join(level, 'cpu.max')
-    text = reader.text(path)
-    if text is None:
-        return None
-    fields = text.split()
-    if fields and fields[0] == 'max':
-        return None
-    try:
-        if len(fields) == 1:
-            quota, period = int(fields[0]), _DEFAULT_PERIOD
-        elif len(fields) == 2:
-            quota, period = int(fields[0]), int(fields[1])
+def _walk_cpu(g: _Group, loc: Location) -> None:
+    kind = 'cgroup2' if loc.v2 else 'cgroup1'
+    r, buf = _read_at(loc.dir, 'cpu.weight' if loc.v2 else 'cpu.shares',
+                      _VALUE_BUF)
+    if r == 0:
+        r, value = _parse_i64(buf)
+        if r == 0 and value > 0:
+            g.cpu_shares = value
+    for directory in _levels(loc):
+        quota = period = -1
+        if loc.v2:
+            r, buf = _read_at(directory, 'cpu.max', _VALUE_BUF)
+            if r == 0:
+                r, quota, period = _parse_cpu_max(buf)
+            if r < 0:
+                g.warn_bad(directory, 'cpu.max', r)
         else:
-            raise ValueError
-    except ValueError:
-        reader.warnings.append(f'{path}: unparsable {text.strip()!r}')
-        return None
-    return _checked_quota(reader, path, quota, period)
+            r, buf = _read_at(directory, 'cpu.cfs_quota_us', _VALUE_BUF)
+            if r == 0:
+                r, quota = _parse_i64(buf)
+                if r == -errno.ERANGE and not buf.startswith(b'-'):
+                    quota, r = -1, 0  # beyond 64 bits: no limit
+                elif r == 0 and quota == 0:
+                    r = -errno.EINVAL
+                elif r == 0 and quota < 0:
+                    quota = -1
+            if r < 0:
+                g.warn_bad(directory, 'cpu.cfs_quota_us', r)
+            if r == 0 and quota > 0:
+                r, buf = _read_at(directory, 'cpu.cfs_period_us', _VALUE_BUF)
+                if r == 0:
+                    r2, period = _parse_i64(buf)
+                    if r2 < 0 or period <= 0:
+                        r = -errno.EINVAL
+                if r < 0:
+                    g.warn_bad(directory, 'cpu.cfs_period_us',
+                               -errno.EINVAL if r == -errno.ENOENT else r)
+                    quota = -1
+        # As the C code: compared as doubles.
+        if r == 0 and quota > 0 and (
+                g.quota_us < 0 or float(quota) / float(period) <
+                float(g.quota_us) / float(g.period_us)):
+            g.quota_us, g.period_us = quota, period
+            g.quota_src = g.source(kind, directory)
 
 
-def _quota_v1(reader: _Reader, level: str) -> Optional[Tuple[int, int]]:
-    quota = reader.int_value(posixpath.join(level, 'cpu.cfs_quota_us'))
-    if quota is None or quota < 0:
-        return None
-    period = reader.int_value(posixpath.join(level, 'cpu.cfs_period_us'))
-    if period is None:
-        return None
-    return _checked_quota(reader, posixpath.join(level, 'cpu.cfs_quota_us'),
-                          quota, period)
-
-
-def _checked_quota(reader: _Reader, path: str, quota: int,
-                   period: int) -> Optional[Tuple[int, int]]:
-    if quota > _INT64_MAX or period > _INT64_MAX:
-        return None  # overflowing values can only mean "unlimited"
-    if quota <= 0 or period <= 0:
-        reader.warnings.append(f'{path}: invalid quota {quota}/{period}')
-        return None
-    return quota, period
-
-
-def _cpu_list_count(text: str) -> Optional[int]:
-    """Counts a kernel CPU list such as ``0-3,8,10-11``; None if empty."""
-    count = 0
-    for part in text.strip().split(','):
-        if not part:
-            continue
-        low, dash, high = part.partition('-')
-        first = int(low)
-        last = int(high) if dash else first
-        if last < first:
-            raise ValueError(part)
-        count += last - first + 1
-    return count or None
-
-
-def _read_cpu_list(reader: _Reader, path: str) -> Optional[int]:
-    text = reader.text(path)
-    if text is None:
-        return None
-    try:
-        return _cpu_list_count(text)
-    except ValueError:
-        reader.warnings.append(f'{path}: unparsable CPU list {text.strip()!r}')
-        return None
-
-
-def _cpuset_count(reader: _Reader,
-                  hierarchy: Optional[Hierarchy]) -> Optional[int]:
-    """CPUs of the nearest cpuset; ``effective`` already includes parents."""
-    if hierarchy is None:
-        return None
-    names = (('cpuset.cpus.effective',) if hierarchy.version == 2 else
+def _walk_cpuset(g: _Group, loc: Location) -> None:
+    names = (('cpuset.cpus.effective',) if loc.v2 else
              ('cpuset.effective_cpus', 'cpuset.cpus'))
-    for level in _levels(hierarchy):
+    for directory in _levels(loc):
         for name in names:
-            count = _read_cpu_list(reader, posixpath.join(level, name))
-            if count is not None:
-                return count
-    return None
+            r, buf = _read_at(directory, name, _CPULIST_BUF)
+            count = 0
+            if r == 0:
+                r, count = _cpulist_count(buf)
+            if r in (-errno.ENOENT, -errno.ENODATA):
+                continue  # a new v1 cpuset, or a level without the file
+            if r < 0:
+                g.warn_bad(directory, name, r)
+                continue
+            if g.cpuset_cpus < 0 or count < g.cpuset_cpus:
+                g.cpuset_cpus = count
+                g.cpuset_src = g.source('cpuset', directory)
+            break
 
 
-def _affinity(reader: _Reader, pid_dir: str) -> Optional[int]:
-    if reader.root == '/':
-        return len(os.sched_getaffinity(0))
-    status = reader.text(posixpath.join(pid_dir, 'status')) or ''
-    for line in status.splitlines():
-        if line.startswith('Cpus_allowed_list:'):
-            return _cpu_list_count(line.split(':', 1)[1])
-    return None
-
-
-def cpu_facts(reader: _Reader, hierarchies: Dict[str, Hierarchy],
-              affinity: Optional[int]) -> Dict[str, Any]:
-    online = _read_cpu_list(reader, '/sys/devices/system/cpu/online')
-    if online is None and reader.root == '/':
-        online = os.cpu_count()
-    cpuset = _cpuset_count(reader, hierarchies.get('cpuset'))
-    bounds = {'affinity': affinity, 'cpuset': cpuset, 'online': online}
-    present = {k: v for k, v in bounds.items() if v is not None}
-    base_source = min(present, key=present.get) if present else 'none'
-    base = present.get(base_source, 1)
-
-    best: Optional[Tuple[int, int, str]] = None
-    cpu = hierarchies.get('cpu')
-    if cpu is not None:
-        for level in _levels(cpu):
-            limit = (_quota_v2 if cpu.version == 2 else _quota_v1)(reader, level)
-            # Compare quota/period fractions exactly, in integers.
-            if limit is not None and (best is None or
-                                      limit[0] * best[1] < best[0] * limit[1]):
-                best = (limit[0], limit[1], level)
-    facts: Dict[str, Any] = {
-        'cpu_online': online, 'cpu_affinity': affinity, 'cpuset_cpus': cpuset,
-        'cpu_shares': _shares(reader, cpu),
-    }
-    if best is None:
-        facts.update(cpu_count=base, cpu_count_floor=base, cpu_quota=None,
-                     cpu_source=base_source)
-        return facts
-    quota, period, level = best
-    ceil_cpus = (quota + period - 1) // period
-    facts.update(
-        cpu_count=max(1, min(base, ceil_cpus)),
-        cpu_count_floor=max(1, min(base, quota // period)),
-        cpu_quota=min(float(base), quota / period),
-        cpu_source=f'cgroup{cpu.version}:{level}')
-    return facts
-
-
-def _shares(reader: _Reader, cpu: Optional[Hierarchy]) -> Optional[int]:
-    """The leaf's raw weight (v2 cpu.weight) or shares (v1 cpu.shares)."""
-    if cpu is None:
-        return None
-    name = 'cpu.weight' if cpu.version == 2 else 'cpu.shares'
-    return reader.int_value(posixpath.join(cpu.leaf, name))
-
-
-# --------------------------------------------------------------- memory
-
-
-def _memory_value(reader: _Reader, path: str) -> Optional[int]:
-    text = reader.text(path)
-    if text is None or text.strip() in ('', 'max'):
-        return None
-    try:
-        value = int(text.strip())
-    except ValueError:
-        reader.warnings.append(f'{path}: not an integer: {text.strip()!r}')
-        return None
-    return None if value >= _UNLIMITED_FROM or value < 0 else value
-
-
-def _stat_field(reader: _Reader, path: str, key: str) -> Optional[int]:
-    for line in (reader.text(path) or '').splitlines():
-        name, _, value = line.partition(' ')
-        if name == key:
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _minimum(reader: _Reader, hierarchy: Hierarchy,
-             name: str) -> Tuple[Optional[int], str]:
-    """Minimum of a limit file over the walk, and the level that binds."""
-    best: Optional[int] = None
-    binding = hierarchy.leaf
-    for level in _levels(hierarchy):
-        value = _memory_value(reader, posixpath.join(level, name))
-        if value is not None and (best is None or value < best):
-            best, binding = value, level
+def _walk_min(g: _Group, loc: Location, name: str) -> Tuple[int, bytes]:
+    """Smallest limit in file name over the walk, and the binding level."""
+    best, binding = -1, loc.dir
+    for directory in _levels(loc):
+        r, buf = _read_at(directory, name, _VALUE_BUF)
+        value = -1
+        if r == 0:
+            r, value = _parse_limit(buf)
+        if r < 0:
+            g.warn_bad(directory, name, r)
+        elif value >= 0 and (best < 0 or value < best):
+            best, binding = value, directory
     return best, binding
 
 
-def memory_facts(reader: _Reader, hierarchies: Dict[str, Hierarchy],
-                 mem_total: int) -> Dict[str, Any]:
-    memory = hierarchies.get('memory')
-    facts: Dict[str, Any] = {
-        'mem_total_bytes': mem_total, 'mem_limit_bytes': None,
-        'mem_high_bytes': None, 'mem_effective_bytes': mem_total,
-        'mem_used_bytes': None, 'mem_working_set_bytes': None,
-        'memory_source': 'meminfo',
-    }
-    if memory is None:
-        return facts
-    v2 = memory.version == 2
-    limit, binding = _minimum(reader, memory,
-                              'memory.max' if v2 else 'memory.limit_in_bytes')
-    if not v2 and reader.int_value(posixpath.join(
-            memory.leaf, 'memory.use_hierarchy')) == 1:
-        hierarchical = _stat_field(
-            reader, posixpath.join(memory.leaf, 'memory.stat'),
-            'hierarchical_memory_limit')
-        if (hierarchical is not None and hierarchical < _UNLIMITED_FROM and
-                (limit is None or hierarchical < limit)):
-            limit, binding = hierarchical, memory.leaf
-    used = reader.int_value(posixpath.join(
-        binding, 'memory.current' if v2 else 'memory.usage_in_bytes'))
-    inactive = _stat_field(reader, posixpath.join(binding, 'memory.stat'),
-                           'inactive_file' if v2 else 'total_inactive_file')
-    facts.update(
-        mem_limit_bytes=limit,
-        mem_high_bytes=_minimum(reader, memory, 'memory.high')[0] if v2 else None,
-        mem_effective_bytes=mem_total if limit is None else min(limit, mem_total),
-        mem_used_bytes=used,
-        mem_working_set_bytes=(None if used is None else
-                               max(0, used - (inactive or 0))),
-        memory_source=(f'cgroup{memory.version}:{binding}'
-                       if limit is not None else 'meminfo'))
-    return facts
+def _read_count_at(directory: bytes, name: str) -> int:
+    r, buf = _read_at(directory, name, _VALUE_BUF)
+    if r < 0:
+        return -1
+    r, value = _parse_u64(buf)
+    return -1 if r < 0 or value > _INT64_MAX else value
 
 
-def _mem_total(reader: _Reader) -> int:
-    for line in (reader.text('/proc/meminfo') or '').splitlines():
-        if line.startswith('MemTotal:'):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f'no MemTotal in {reader.path("/proc/meminfo")}')
+def _walk_memory(g: _Group, loc: Location) -> None:
+    kind = 'cgroup2' if loc.v2 else 'cgroup1'
+    g.mem_limit, binding = _walk_min(
+        g, loc, 'memory.max' if loc.v2 else 'memory.limit_in_bytes')
+    if g.mem_limit >= 0:
+        g.mem_src = g.source(kind, binding)
+    if loc.v2:
+        g.mem_high, _ = _walk_min(g, loc, 'memory.high')
+    else:
+        # v1 with use_hierarchy: ancestors above a namespaced mount root
+        # still bind.
+        r, text = _read_file(loc.dir + b'/memory.stat', _FILE_CAP)
+        if r == 0:
+            r, value = _kv_find_u64(text, b'hierarchical_memory_limit')
+            if (r == 0 and value < _UNLIMITED_MIN and
+                    (g.mem_limit < 0 or value < g.mem_limit)):
+                g.mem_limit, binding = value, loc.dir
+                g.mem_src = g.source('cgroup1-hierarchical', loc.dir)
+    g.mem_used = _read_count_at(
+        binding, 'memory.current' if loc.v2 else 'memory.usage_in_bytes')
+    if g.mem_used < 0:
+        return
+    g.mem_working_set = g.mem_used
+    r, text = _read_file(binding + b'/memory.stat', _FILE_CAP)
+    if r == 0:
+        r, value = _kv_find_u64(
+            text, b'inactive_file' if loc.v2 else b'total_inactive_file')
+        if r == 0:
+            g.mem_working_set = (0 if value >= g.mem_used else
+                                 g.mem_used - value)
 
 
-# ----------------------------------------------------------------- pids
+def _walk_pids(g: _Group, loc: Location) -> None:
+    g.pids_limit, binding = _walk_min(g, loc, 'pids.max')
+    if g.pids_limit >= 0:
+        g.pids_src = g.source('cgroup2' if loc.v2 else 'cgroup1', binding)
+    g.pids_current = _read_count_at(binding, 'pids.current')
 
 
-def pids_facts(reader: _Reader,
-               hierarchies: Dict[str, Hierarchy]) -> Dict[str, Any]:
-    pids = hierarchies.get('pids')
-    limit = binding = None
-    if pids is not None:
-        limit, binding = _minimum(reader, pids, 'pids.max')
+def _read_sysctl(g: _Group, name: str) -> int:
+    r, buf = _read_small(g.sysroot + b'/proc/sys/kernel/' + name.encode(),
+                         _VALUE_BUF)
+    value = 0
+    if r == 0:
+        r2, value = _parse_i64(buf)
+        if r2 < 0 or value <= 0:
+            r = -errno.EINVAL
+    if r < 0:
+        g.warnings.add(f'cannot read kernel.{name}: '
+                       f'{"unparsable value" if r == -errno.EINVAL else _strerror(r)}')
+        return 0
+    return value
+
+
+def _read_host(g: _Group) -> None:
+    r, buf = _read_small(g.sysroot + b'/sys/devices/system/cpu/online',
+                         _HOST_BUF)
+    if r == 0:
+        r, count = _cpulist_count(buf)
+    if r == 0:
+        g.cpu_online = count
+    else:
+        online = os.sysconf('SC_NPROCESSORS_ONLN')
+        g.cpu_online = online if online > 0 else 1
+        g.warnings.add('cannot read online CPUs '
+                       f'({"unparsable" if r == -errno.EINVAL else _strerror(r)})'
+                       '; using sysconf')
+    r, text = _read_file(g.sysroot + b'/proc/meminfo', _FILE_CAP)
+    kb = 0
+    if r == 0:
+        r, kb = _kv_find_u64(text, b'MemTotal:')
+        if r == -errno.ENOENT:
+            r, kb = _kv_find_u64(text, b'MemTotal')
+        if r == 0 and (kb == 0 or kb > _INT64_MAX // 1024):
+            r = -errno.EINVAL
+    if r == 0:
+        g.mem_total = kb * 1024
+    else:
+        pages, size = os.sysconf('SC_PHYS_PAGES'), os.sysconf('SC_PAGE_SIZE')
+        g.mem_total = pages * size if pages > 0 and size > 0 else 0
+        why = ('unparsable' if r in (-errno.EINVAL, -errno.ENOENT) else
+               _strerror(r))
+        g.warnings.add(f'cannot read MemTotal ({why}); using sysconf')
+    g.pid_max = _read_sysctl(g, 'pid_max')
+    g.threads_max = _read_sysctl(g, 'threads-max')
+
+
+def _v2_controllers(g: _Group, mounts: Mounts, mount: Optional[Mount]) -> int:
+    """Controllers enabled at the cgroup2 mount (cgroup.controllers)."""
+    if mount is None:
+        return 0
+    path = g.sysroot + mount.point + b'/cgroup.controllers'
+    if len(path) >= _PATH_MAX:
+        return 0
+    r, buf = _read_small(path, _CONTROLLERS_BUF)
+    if r < 0:
+        # cgroup.controllers exists since 4.5; without it only a pure v2
+        # tree is certain.
+        return 0 if mounts.have_v1 else _ALL_CTRLS
+    bits = 0
+    for name in _TOKEN_SEP.split(buf):
+        bits |= _ctrl_bit(name)
+    return bits
+
+
+def read_group(g: _Group, key: bytes) -> None:
+    """sku_facts_read_group: the facts of the cgroups named by ``key``."""
+    _read_host(g)
+    if not key:
+        g.warnings.add('no cgroup membership (/proc/PID/cgroup unreadable)')
+        return
+    r, text = _read_file(g.sysroot + b'/proc/self/mountinfo', _MOUNTINFO_CAP)
+    if r < 0:
+        g.warnings.add(f'cannot read /proc/self/mountinfo: {_strerror(r)}')
+        mounts = Mounts([], False, False, 0)
+    else:
+        mounts = parse_mountinfo(text)
+        if mounts.bad:
+            g.warnings.add(f'skipped {mounts.bad} malformed cgroup lines in '
+                           'mountinfo')
+    pc = parse_proc_cgroup(key)
+    v1side = pc.any_v1 and mounts.have_v1
+    v2side = pc.v2 is not None and mounts.have_v2
+    g.cgroup_version = ('hybrid' if v1side and v2side else
+                        1 if v1side else 2 if v2side else None)
+    if g.cgroup_version is None:
+        g.warnings.add("none of the process's cgroup hierarchies is mounted")
+    v2_ctrls = (_v2_controllers(g, mounts, _pick(mounts, True, 0, pc.v2))
+                if pc.v2 is not None else 0)
+    locs: List[Optional[Location]] = []
+    for c, name in enumerate(_CTRLS):
+        r, loc = locate(g.sysroot, mounts, pc, c, v2_ctrls)
+        if r == -errno.ENAMETOOLONG:
+            g.warnings.add(f'{name} cgroup path too long')
+        if r == 0 and loc.uncertain:
+            g.warnings.add(f'{name}: cgroup {os.fsdecode(loc.path)} is '
+                           f'outside the mount; read at {g.shown(loc.dir)}')
+        locs.append(loc if r == 0 else None)
+    cpu, cpuset, memory, pids = locs
+    path = (cpu.path if cpu else memory.path if memory else pc.v2)
+    if path is not None:
+        g.cgroup_path = os.fsdecode(path)
+    if cpu:
+        _walk_cpu(g, cpu)
+    if cpuset:
+        _walk_cpuset(g, cpuset)
+    if memory:
+        _walk_memory(g, memory)
+    if pids:
+        _walk_pids(g, pids)
+
+
+# ------------------------------------ per process (facts_proc_linux.c)
+
+
+class _Proc(NamedTuple):
+    pid: int
+    nofile_soft: int
+    nofile_hard: int
+    affinity: int
+    warnings: _Warnings
+    key: bytes  # /proc/<pid>/cgroup, the cgroup cache key
+
+
+def _status_field(text: bytes, name: bytes) -> Optional[bytes]:
+    for line in _cstr(text).split(b'\n'):
+        if line.startswith(name) and line[len(name):len(name) + 1] == b':':
+            return line[len(name) + 1:]
+    return None
+
+
+def _rlimit(value: int) -> int:
+    return -1 if value < 0 or value > _INT64_MAX else value
+
+
+def read_proc(sysroot: bytes, pid: int, pid_dir: bytes,
+              affinity: Optional[int]) -> _Proc:
+    """sku_facts_read_proc; raises ``NoSuchProcess`` without /proc/<pid>."""
+    real = not sysroot
+    warnings = _Warnings()
+    r, key = _read_file(sysroot + pid_dir + b'/cgroup', _FILE_CAP)
+    if r < 0:
+        if not _is_dir(sysroot + pid_dir):
+            raise errors.NoSuchProcess(f'no process {pid}')
+        key = b''
+    soft = hard = -1
+    done = False
+    if real:
+        try:
+            import resource  # pylint: disable=import-outside-toplevel
+            if pid == os.getpid():
+                limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+            else:
+                limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            soft, hard = (_rlimit(v) if v != resource.RLIM_INFINITY else -1
+                          for v in limits)
+            done = True
+        except (OSError, ValueError):
+            pass
+    if not done:
+        r, text = _read_file(sysroot + pid_dir + b'/limits', _FILE_CAP)
+        if r == 0:
+            r, soft, hard = _limits_find(text, b'Max open files')
+        if r < 0:
+            soft = hard = -1
+            why = ('unparsable' if r in (-errno.EINVAL, -errno.ENOENT) else
+                   _strerror(r))
+            warnings.add(f'nofile unknown: /proc/{pid}/limits {why}')
+    count = -1
+    if affinity is not None:
+        count = affinity
+    else:
+        done = False
+        if real:
+            try:
+                count = len(os.sched_getaffinity(
+                    0 if pid == os.getpid() else pid))
+                done = True
+            except OSError:
+                pass
+        if not done:
+            r, text = _read_file(sysroot + pid_dir + b'/status', _FILE_CAP)
+            if r == 0:
+                cpus = _status_field(text, b'Cpus_allowed_list')
+                r, n = (_cpulist_count(cpus) if cpus is not None else
+                        (-errno.ENOENT, 0))
+                if r == 0:
+                    count = n
+            if r < 0:
+                why = ('unparsable' if r in (-errno.EINVAL, -errno.ENOENT,
+                                              -errno.ENODATA) else
+                       _strerror(r))
+                warnings.add(f'affinity unknown: /proc/{pid}/status {why}')
+    return _Proc(pid, soft, hard, count, warnings, key)
+
+
+# ------------------------------------ derived values and map (facts_calc.c)
+
+
+def _opt(value: int) -> Optional[int]:
+    return None if value < 0 else value
+
+
+def facts_map(g: _Group, p: _Proc, generation: int = 0) -> Dict[str, Any]:
+    """sku_facts_derive + sku_facts_pack: the facts.get map."""
+    base_src = 'online'
+    base = g.cpu_online if g.cpu_online > 0 else 1
+    if 0 < p.affinity < base:
+        base, base_src = p.affinity, 'affinity'
+    if 0 < g.cpuset_cpus < base:
+        base, base_src = g.cpuset_cpus, g.cpuset_src
+    cpu_count = cpu_count_floor = base
+    cpu_src = base_src
+    cpu_quota = None
+    if g.quota_us > 0 and g.period_us > 0:
+        floor = g.quota_us // g.period_us
+        # an integer ceiling: a float quotient loses the remainder
+        ceil = floor + (g.quota_us % g.period_us != 0)
+        cpu_quota = float(g.quota_us) / float(g.period_us)
+        if ceil <= base:
+            cpu_count = max(1, ceil)
+            cpu_src = g.quota_src
+        if floor < base:
+            cpu_count_floor = max(1, floor)
+    mem_effective, mem_src = g.mem_total, 'meminfo'
+    if g.mem_limit >= 0 and (g.mem_total <= 0 or g.mem_limit < g.mem_total):
+        mem_effective, mem_src = g.mem_limit, g.mem_src
+    warnings = g.warnings.text + p.warnings.text
+    if g.warnings.truncated or p.warnings.truncated:
+        warnings.append('more warnings were dropped')
     return {
-        'pids_limit': limit,
-        'pids_current': None if pids is None else reader.int_value(
-            posixpath.join(binding, 'pids.current')),
-        'pid_max': reader.int_value('/proc/sys/kernel/pid_max'),
-        'threads_max': reader.int_value('/proc/sys/kernel/threads-max'),
-        'pids_source': (f'cgroup{pids.version}:{binding}'
-                        if limit is not None else 'kernel'),
+        'pid': p.pid,
+        'cpu_count': cpu_count,
+        'cpu_count_floor': cpu_count_floor,
+        'cpu_quota': cpu_quota,
+        'cpu_online': g.cpu_online,
+        # without a readable mask the process may run anywhere online
+        'cpu_affinity': p.affinity if p.affinity > 0 else g.cpu_online,
+        'cpuset_cpus': _opt(g.cpuset_cpus),
+        'cpu_shares': _opt(g.cpu_shares),
+        'mem_total_bytes': g.mem_total,
+        'mem_limit_bytes': _opt(g.mem_limit),
+        'mem_high_bytes': _opt(g.mem_high),
+        'mem_effective_bytes': mem_effective,
+        'mem_used_bytes': _opt(g.mem_used),
+        'mem_working_set_bytes': _opt(g.mem_working_set),
+        'pids_limit': _opt(g.pids_limit),
+        'pids_current': _opt(g.pids_current),
+        'pid_max': g.pid_max,
+        'threads_max': g.threads_max,
+        'nofile_soft': _opt(p.nofile_soft),
+        'nofile_hard': _opt(p.nofile_hard),
+        'cgroup_version': g.cgroup_version,
+        'cgroup_path': g.cgroup_path,
+        'generation': generation,
+        'source': {'cpu': cpu_src, 'memory': mem_src,
+                   'pids': g.pids_src if g.pids_limit >= 0 else 'kernel'},
+        'warnings': warnings,
     }
 
 
-def _nofile(reader: _Reader, pid_dir: str) -> Tuple[Optional[int], Optional[int]]:
-    """Soft and hard RLIMIT_NOFILE; None means unlimited."""
-    if reader.root == '/':
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        return (None if soft == resource.RLIM_INFINITY else soft,
-                None if hard == resource.RLIM_INFINITY else hard)
-    for line in (reader.text(posixpath.join(pid_dir, 'limits')) or '').splitlines():
-        if line.startswith('Max open files'):
-            soft_text, hard_text = line.split()[3:5]
-            return (None if soft_text == 'unlimited' else int(soft_text),
-                    None if hard_text == 'unlimited' else int(hard_text))
-    return None, None
+def compute_facts(root: str = '/', affinity: Optional[int] = None,
+                  pid: Optional[int] = None) -> Dict[str, Any]:
+    """The ``facts.get`` map of a process, computed locally.
 
-
-# ----------------------------------------------------------------- all
-
-
-def _cgroup_version(cgroup_text: str, mounts: Iterable[Mount]) -> Any:
-    """2, 1, "hybrid" (the process is in both kinds) or None."""
-    v2_path, v1_paths = parse_proc_cgroup(cgroup_text)
-    kinds = {m.fstype for m in mounts}
-    v2 = v2_path is not None and 'cgroup2' in kinds
-    v1 = bool(v1_paths) and 'cgroup' in kinds
-    if v1 and v2:
-        return 'hybrid'
-    return 2 if v2 else 1 if v1 else None
-
-
-def compute_facts(root: str = '/', affinity: Optional[int] = None
-                  ) -> Dict[str, Any]:
-    """The ``facts.get`` map for this process, computed locally.
-
-    ``root`` is a sysroot holding ``proc/self/{cgroup,mountinfo,status,
-    limits}``, ``proc/meminfo``, ``proc/sys/kernel/*``, ``sys/devices/
-    system/cpu/online`` and the cgroup trees.  With the real root, affinity
-    and rlimits come from the kernel; otherwise from the fake ``status`` and
-    ``limits`` files, or ``affinity`` when given.
+    ``root`` is a sysroot holding ``proc/<pid>/{cgroup,status,limits}``,
+    ``proc/self/mountinfo`` (the reader's mount table, as for skyutild
+    ``--sysroot``), ``proc/meminfo``, ``proc/sys/kernel/*``,
+    ``sys/devices/system/cpu/online`` and the cgroup trees.  ``pid``
+    defaults to this process (``proc/self`` under a fake root).  With the
+    real root, affinity and rlimits come from the kernel; otherwise from
+    the fake ``status`` and ``limits`` files, or ``affinity`` when given.
+    Raises ``skyutil.errors.NoSuchProcess`` (NO_SUCH_PROCESS) when the
+    process has no /proc directory.
     """
-    reader = _Reader(root)
-    pid_dir = '/proc/self'
-    cgroup_text = reader.text(posixpath.join(pid_dir, 'cgroup')) or ''
-    mounts = parse_mountinfo(
-        reader.text(posixpath.join(pid_dir, 'mountinfo')) or '')
-    if cgroup_text and not mounts:
-        reader.warnings.append('no cgroup filesystem mounted (not_mounted)')
-    hierarchies = discover(reader, cgroup_text, mounts)
-    if affinity is None:
-        affinity = _affinity(reader, pid_dir)
-
-    cpu = cpu_facts(reader, hierarchies, affinity)
-    memory = memory_facts(reader, hierarchies, _mem_total(reader))
-    pids = pids_facts(reader, hierarchies)
-    nofile_soft, nofile_hard = _nofile(reader, pid_dir)
-    anchor = hierarchies.get('cpu') or hierarchies.get('memory')
-    facts = {
-        'pid': os.getpid(),
-        **{k: v for k, v in cpu.items() if k != 'cpu_source'},
-        **{k: v for k, v in memory.items() if k != 'memory_source'},
-        **{k: v for k, v in pids.items() if k != 'pids_source'},
-        'nofile_soft': nofile_soft,
-        'nofile_hard': nofile_hard,
-        'cgroup_version': _cgroup_version(cgroup_text, mounts),
-        'cgroup_path': anchor.membership if anchor else None,
-        'generation': 0,
-        'source': {'cpu': cpu['cpu_source'], 'memory': memory['memory_source'],
-                   'pids': pids['pids_source']},
-        'warnings': reader.warnings,
-    }
-    return facts
+    sysroot = b'' if root in ('/', b'/', '') else os.fsencode(root)
+    if pid is None:
+        number = os.getpid()
+        pid_dir = b'/proc/%d' % number if not sysroot else b'/proc/self'
+    else:
+        if pid <= 0:
+            raise errors.NoSuchProcess(f'no process {pid}')
+        number, pid_dir = pid, b'/proc/%d' % pid
+    proc = read_proc(sysroot, number, pid_dir, affinity)
+    group = _Group(sysroot)
+    read_group(group, proc.key)
+    return facts_map(group, proc)
