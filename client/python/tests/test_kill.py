@@ -275,3 +275,16 @@ def test_denied_descendant_is_not_waited_for(monkeypatch):
 
 def test_permission_denied_is_a_permission_error():
     assert issubclass(errors.PermissionDenied, PermissionError)
+
+
+def test_stopped_process_is_continued_and_terminated(backend, monkeypatch):
+    """A SIGSTOPped process acts on SIGTERM only once continued: both
+    backends send SIGCONT, so it ends at once, not after the grace."""
+    monkeypatch.setattr(helpers, 'KILL_GRACE_PERIOD', 5.0)
+    child = _sleeper()
+    os.kill(child.pid, signal.SIGSTOP)
+    assert wait_for(lambda: _proc_py.read_stat(child.pid).state == 'T')
+    start = time.monotonic()
+    skyutil.kill_children_processes([child.pid])
+    assert time.monotonic() - start < 3
+    assert child.wait(5) == -signal.SIGTERM
