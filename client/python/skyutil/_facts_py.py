@@ -145,22 +145,15 @@ def _digits(s: bytes, i: int) -> Tuple[int, int, int]:
     return 0, value, j
 
 
-def _parse_u64(s: bytes) -> Tuple[int, int]:
-    i = _skip_space(s, 0)
-    if i < len(s) and s[i] == 0x2b:  # '+'
-        i += 1
-    r, value, i = _digits(s, i)
-    if r < 0:
-        return r, 0
-    if _skip_space(s, i) != len(s):
-        return -errno.EINVAL, 0
-    return 0, value
+def _parse_int(s: bytes, signed: bool) -> Tuple[int, int]:
+    """A whole-field integer like proto's parsers: (0, value) or (-errno, 0).
 
-
-def _parse_i64(s: bytes) -> Tuple[int, int]:
+    Unsigned fields take an optional '+' and fit 64 bits; signed ones also
+    take '-' and fit int64.
+    """
     i = _skip_space(s, 0)
     neg = False
-    if i < len(s) and s[i] in b'+-':
+    if i < len(s) and (s[i] == 0x2b or (signed and s[i] == 0x2d)):
         neg = s[i] == 0x2d
         i += 1
     r, value, i = _digits(s, i)
@@ -168,9 +161,17 @@ def _parse_i64(s: bytes) -> Tuple[int, int]:
         return r, 0
     if _skip_space(s, i) != len(s):
         return -errno.EINVAL, 0
-    if value > (_INT64_MAX + 1 if neg else _INT64_MAX):
+    if signed and value > (_INT64_MAX + 1 if neg else _INT64_MAX):
         return -errno.ERANGE, 0
     return 0, -value if neg else value
+
+
+def _parse_u64(s: bytes) -> Tuple[int, int]:
+    return _parse_int(s, signed=False)
+
+
+def _parse_i64(s: bytes) -> Tuple[int, int]:
+    return _parse_int(s, signed=True)
 
 
 def _only_space_after(s: bytes, i: int) -> bool:

@@ -169,6 +169,17 @@ def _shared_daemon(kind):
     return daemon
 
 
+def _caller_env(daemon):
+    """The environment of a caller using ``daemon``, or pure Python if None."""
+    env = dict(os.environ, PYTHONPATH=CLIENT_DIR,
+               XDG_RUNTIME_DIR='/nonexistent-skyutil-test')
+    if daemon is None:
+        env['SKYUTIL_DISABLE_DAEMON'] = '1'
+    else:
+        env['SKYUTILD_SOCKET'] = daemon.path
+    return env
+
+
 @needs_root
 @pytest.mark.parametrize('kind', ['python', 'real'])
 def test_descendant_we_may_not_signal(kind):
@@ -184,12 +195,7 @@ def test_descendant_we_may_not_signal(kind):
         root_child = int(parent.stdout.readline())
         assert wait_for(lambda: os.stat(f'/proc/{parent.pid}').st_uid ==
                         _NOBODY.pw_uid)
-        env = dict(os.environ, PYTHONPATH=CLIENT_DIR,
-                   XDG_RUNTIME_DIR='/nonexistent-skyutil-test')
-        if daemon is None:
-            env['SKYUTIL_DISABLE_DAEMON'] = '1'
-        else:
-            env['SKYUTILD_SOCKET'] = daemon.path
+        env = _caller_env(daemon)
         start = time.monotonic()
         out = subprocess.run(
             [sys.executable, '-c', _CALLER, str(parent.pid)], env=env,
@@ -219,12 +225,7 @@ def test_root_we_may_not_signal_raises_and_the_rest_is_killed(kind):
     protected = _sleeper()  # root-owned
     mine = subprocess.Popen(['sleep', '100'], preexec_fn=_as_nobody)
     try:
-        env = dict(os.environ, PYTHONPATH=CLIENT_DIR,
-                   XDG_RUNTIME_DIR='/nonexistent-skyutil-test')
-        if daemon is None:
-            env['SKYUTIL_DISABLE_DAEMON'] = '1'
-        else:
-            env['SKYUTILD_SOCKET'] = daemon.path
+        env = _caller_env(daemon)
         script = _CALLER.replace('[int(sys.argv[1])]',
                                  '[int(a) for a in sys.argv[1:]]')
         out = subprocess.run(
