@@ -73,10 +73,19 @@ def _read_stat_fields(pid: int) -> Optional[List[bytes]]:
 
 
 def _stat_of(fields: Optional[List[bytes]]) -> Optional[Stat]:
+    """The Stat of a thread-group leader's fields (None if unparsable).
+
+    A leader thread that exited while other threads run shows 'Z', but the
+    process runs on, so it reads 'R' (skyutild answers ``running`` too); a
+    real zombie has no other thread left.
+    """
     try:
-        return Stat(fields[0].decode(), int(fields[1]), int(fields[19]))
+        stat = Stat(fields[0].decode(), int(fields[1]), int(fields[19]))
     except (TypeError, IndexError, ValueError):
         return None
+    if stat.state == 'Z' and _threads(fields) > 1:
+        stat = stat._replace(state='R')
+    return stat
 
 
 def _threads(fields: List[bytes]) -> int:
@@ -125,22 +134,13 @@ def read_stat(pid: int) -> Optional[Stat]:
     as for psutil and skyutild, although /proc/<tid>/stat exists.  The
     check costs nothing for a single-threaded process: ``num_threads``
     counts every thread not yet released, a zombie leader included, so 1
-    means ``pid`` is the leader itself.
-
-    ``state`` is the process's: a leader thread that exited while other
-    threads run shows 'Z' in /proc, but the process runs on, so it reads
-    'R' (skyutild answers ``running`` there too).  A real zombie has no
-    other thread left.
+    means ``pid`` is the leader itself.  ``state`` is the process's (see
+    ``_stat_of``).
     """
     fields = _read_stat_fields(pid)
     stat = _stat_of(fields)
-    if stat is None:
+    if stat is None or (_threads(fields) > 1 and not _is_group_leader(pid)):
         return None
-    if _threads(fields) > 1:
-        if not _is_group_leader(pid):
-            return None
-        if stat.state == 'Z':
-            stat = stat._replace(state='R')
     return stat
 
 
@@ -168,11 +168,8 @@ def all_stats() -> Dict[int, Stat]:
         if name.isdigit():
             # Only thread-group leaders are listed: no leader check needed.
             pid = int(name)
-            fields = _read_stat_fields(pid)
-            stat = _stat_of(fields)
+            stat = _stat_of(_read_stat_fields(pid))
             if stat is not None:
-                if stat.state == 'Z' and _threads(fields) > 1:
-                    stat = stat._replace(state='R')
                 stats[pid] = stat
     return stats
 

@@ -57,10 +57,26 @@ def threaded():
         proc.wait()
 
 
-def _raw_state(pid):
+def _raw_fields(pid):
+    """/proc/<pid>/stat from field 3 (state) on."""
     with open(f'/proc/{pid}/stat', 'rb') as f:
         data = f.read()
-    return data[data.rfind(b')') + 2:].split()[0].decode()
+    return data[data.rfind(b')') + 2:].split()
+
+
+def _raw_state(pid):
+    return _raw_fields(pid)[0].decode()
+
+
+def _fully_zombie(pid):
+    """The leader is 'Z' and every other thread has been released.
+
+    Right after exit_group() the leader reads 'Z' while the other threads
+    are still being torn down (num_threads > 1): the process is exiting,
+    not yet a zombie, and both backends answer alive for that instant.
+    """
+    fields = _raw_fields(pid)
+    return fields[0] == b'Z' and int(fields[17]) == 1
 
 
 def _no_pidfds(monkeypatch):
@@ -163,7 +179,7 @@ def test_real_zombie_of_a_threaded_process_is_dead(python_backend):
         os._exit(3)
     ''')])
     try:
-        assert wait_for(lambda: _raw_state(child.pid) == 'Z', 5)
+        assert wait_for(lambda: _fully_zombie(child.pid), 5)
         assert not skyutil.is_process_alive(child.pid)
         assert _proc_py.read_stat(child.pid).state == 'Z'
     finally:
