@@ -99,7 +99,7 @@ def cmd_facts(opts) -> Dict:
     # the answer must be current: the same cgroup-aware walk the fallback
     # runs (it keeps the result 1 s, timed separately as *_pure_cached).
     def pure_cpu_count():
-        return _facts_py.compute_facts()['cpu_count']
+        return _facts_py.compute_facts()['cpu_count_floor']
 
     def pure_mem_size_gb():
         return _facts_py.compute_facts()['mem_effective_bytes'] / 2**30

@@ -63,9 +63,10 @@ _ENCODED = {
 def get_cpu_count() -> int:
     """CPUs this process may use: cgroup quota, cpuset, affinity, online.
 
+    A fractional quota is truncated as upstream does (2.5 CPUs give 2), but
+    never below 1: upstream truncates a 0.5-CPU quota to 0.
     ``SKYPILOT_POD_CPU_CORE_LIMIT`` overrides, parsed as ``int(float(v))``
-    (``ValueError`` if unparsable).  Never less than 1: upstream truncates a
-    0.5-CPU quota to 0.
+    (``ValueError`` if unparsable), also at least 1.
     """
     value = _getenv('SKYPILOT_POD_CPU_CORE_LIMIT')
     if value is not None:
@@ -74,7 +75,7 @@ def get_cpu_count() -> int:
         except ValueError as e:
             raise ValueError(
                 f'Failed to parse the number of CPUs from {value}') from e
-    return _backend.facts()['cpu_count']
+    return _backend.facts()['cpu_count_floor']
 
 
 def get_mem_size_gb() -> float:

@@ -23,7 +23,7 @@ def _warnings(caplog):
 
 def test_no_socket_means_python_backend(caplog):
     with caplog.at_level(logging.INFO, logger='skyutil'):
-        assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count']
+        assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count_floor']
         info = skyutil.backend_info()
     assert info['backend'] == 'python' and info['daemon'] is None
     assert 'No such file' in info['reason']
@@ -48,7 +48,7 @@ def test_daemon_backend_serves_facts(daemon, use_daemon):
     assert info['functions']['hash_file']['backend'] == 'python'
     with skyutil.Client(daemon.path) as client:
         facts = client.facts()
-    assert skyutil.get_cpu_count() == facts['cpu_count']
+    assert skyutil.get_cpu_count() == facts['cpu_count_floor']
     assert skyutil.get_mem_size_gb() == facts['mem_effective_bytes'] / 1024**3
     assert skyutil.get_parallel_threads() == max(4, facts['cpu_count'] - 1)
 
@@ -97,8 +97,9 @@ def test_repeated_calls_do_not_touch_the_daemon(daemon, use_daemon):
 def test_facts_changed_updates_the_cache(fake_daemon, use_daemon):
     use_daemon(fake_daemon)
     facts = dict(skyutil.Client(fake_daemon.path).facts())
-    assert skyutil.get_cpu_count() == facts['cpu_count']
-    facts.update(cpu_count=99, mem_effective_bytes=3 * 1024**3)
+    assert skyutil.get_cpu_count() == facts['cpu_count_floor']
+    facts.update(cpu_count=99, cpu_count_floor=99,
+                 mem_effective_bytes=3 * 1024**3)
     with skyutil.Client(fake_daemon.path) as client:
         client.call('test.push_facts', facts=facts)
     assert wait_for(lambda: skyutil.get_cpu_count() == 99)
@@ -114,7 +115,7 @@ def test_stuck_daemon_falls_back_quickly_with_one_warning(stuck_daemon,
     use_daemon(stuck_daemon)
     with caplog.at_level(logging.INFO, logger='skyutil'):
         start = time.monotonic()
-        assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count']
+        assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count_floor']
         assert time.monotonic() - start < 1.0
         for _ in range(100):
             skyutil.get_cpu_count()

@@ -29,8 +29,8 @@ ROWS = _rows()
 
 @pytest.mark.parametrize('helper,phrases', [
     ('`base36_encode`', ['loops forever', '`ValueError`']),
-    ('`get_cpu_count`', ['0.5 CPU gives 1', '1.5 gives 2', '2.5 gives 3',
-                         'cpu_count_floor', 'raw quota/period']),
+    ('`get_cpu_count`', ['0.5 CPU gives 1', '1.5 gives 1', '2.5 gives 2',
+                         'cpu_count_floor', 'rounds **up**', 'raw quota/period']),
     ('`get_cpu_count` with `SKYPILOT_POD_CPU_CORE_LIMIT`', ['at least 1']),
     ('`get_parallel_threads`', ['cgroup-aware', 'SKYPILOT_POD_CPU_CORE_LIMIT']),
     ('`get_max_workers_for_file_mounts`', ['unlimited', 'returns 1',

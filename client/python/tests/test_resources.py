@@ -20,7 +20,7 @@ def _python(python_backend):
 
 def test_cpu_count_is_cgroup_aware():
     facts = _facts_py.compute_facts()
-    assert skyutil.get_cpu_count() == facts['cpu_count']
+    assert skyutil.get_cpu_count() == facts['cpu_count_floor']
     assert 1 <= skyutil.get_cpu_count() <= len(os.sched_getaffinity(0))
 
 
@@ -43,7 +43,7 @@ def test_cpu_env_override_is_read_on_every_call(monkeypatch):
     monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', '37')
     assert skyutil.get_cpu_count() == 37
     monkeypatch.delenv('SKYPILOT_POD_CPU_CORE_LIMIT')
-    assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count']
+    assert skyutil.get_cpu_count() == _facts_py.compute_facts()['cpu_count_floor']
 
 
 def test_env_read_through_replaced_os_environ(monkeypatch):
@@ -142,3 +142,50 @@ def test_max_workers_with_tiny_limit_is_one(nofile):
 def test_max_workers_unlimited_nofile_is_thread_bound():
     assert helpers.max_workers_for(None, 5, 8, None) == 7
     assert helpers.max_workers_for(None, 5, 8, 'kubernetes') == 28
+
+
+def _upstream_cpu_count(root, host_cpus):
+    """Upstream's get_cpu_count (bench/skypilot_baseline._cpu_count) on a
+    fake root: min(host, affinity, int(quota)) from the cgroup at the mount."""
+    cgroup = os.path.join(root, 'sys/fs/cgroup')
+    if os.path.isfile(os.path.join(cgroup, 'cgroup.controllers')):
+        with open(os.path.join(cgroup, 'cpu.max'), encoding='utf-8') as f:
+            quota, period = f.read().split()
+        limit = None if quota == 'max' else float(quota) / float(period)
+    else:
+        with open(os.path.join(cgroup, 'cpu/cpu.cfs_quota_us'),
+                  encoding='utf-8') as f:
+            quota = float(f.read())
+        with open(os.path.join(cgroup, 'cpu/cpu.cfs_period_us'),
+                  encoding='utf-8') as f:
+            period = float(f.read())
+        limit = quota / period if quota > 0 and period > 0 else None
+    return host_cpus if limit is None else min(host_cpus, int(limit))
+
+
+@pytest.mark.parametrize('version', [1, 2])
+@pytest.mark.parametrize('quota,upstream,ours', [
+    (None, 16, 16), (200000, 2, 2), (150000, 1, 1), (250000, 2, 2),
+    (390000, 3, 3), (50000, 0, 1), (1, 0, 1), (3200000, 16, 16)])
+def test_cpu_count_rounds_like_upstream(tmp_path, monkeypatch, version, quota,
+                                        upstream, ours):
+    """get_cpu_count truncates a fractional quota as upstream does; the
+    only difference is upstream's 0 for a quota below one CPU."""
+    from test_facts_py import docker_v1, v2  # pylint: disable=import-outside-toplevel
+    if version == 2:
+        tree = v2(tmp_path)
+        tree.write('/sys/fs/cgroup/cpu.max',
+                   f'{"max" if quota is None else quota} 100000\n')
+    else:
+        tree = docker_v1(tmp_path)
+        tree.write('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us',
+                   f'{-1 if quota is None else quota}\n')
+        tree.write('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us', '100000\n')
+        os.symlink('cpu,cpuacct', tmp_path / 'sys/fs/cgroup/cpu')
+    facts = tree.facts()
+    monkeypatch.setattr(skyutil.helpers._backend, 'facts', lambda: facts)
+    assert _upstream_cpu_count(str(tmp_path), 16) == upstream
+    assert skyutil.get_cpu_count() == ours == max(1, upstream)
+    # The daemon's cpu_count (what a process may use) rounds up instead.
+    if quota is not None and quota % 100000:
+        assert facts['cpu_count'] == min(16, -(-quota // 100000))
