@@ -24,11 +24,12 @@
 
 #define EXIT_USAGE 2
 
-#define MAX_OUTPUT_DEFAULT      (4u * 1024 * 1024)
-#define MAX_CONNECTIONS_DEFAULT 1024u
-#define IDLE_TIMEOUT_MS_DEFAULT 30000u
-#define MAX_MESSAGE_MIN         1024u /* room for any request the protocol defines */
-#define MAX_MESSAGE_MAX         (64u * 1024 * 1024)
+#define MAX_OUTPUT_DEFAULT       (4u * 1024 * 1024)
+#define MAX_CONNECTIONS_DEFAULT  1024u
+#define IDLE_TIMEOUT_MS_DEFAULT  30000u
+#define LINGER_TIMEOUT_S_DEFAULT 300u
+#define MAX_MESSAGE_MIN          1024u /* room for any request the protocol defines */
+#define MAX_MESSAGE_MAX          (64u * 1024 * 1024)
 
 enum {
 	OPT_SOCKET = 256,
@@ -39,6 +40,7 @@ enum {
 	OPT_MAX_OUTPUT,
 	OPT_MAX_BATCH,
 	OPT_IDLE_TIMEOUT,
+	OPT_LINGER_TIMEOUT,
 	OPT_SYSROOT,
 	OPT_DEBUG_METHODS,
 	OPT_VERSION,
@@ -53,6 +55,7 @@ static const struct option options[] = {
         {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
         {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"linger-timeout", required_argument, NULL, OPT_LINGER_TIMEOUT},
         {"sysroot", required_argument, NULL, OPT_SYSROOT},
         {"enable-debug-methods", no_argument, NULL, OPT_DEBUG_METHODS},
         {"verbose", no_argument, NULL, 'v'},
@@ -79,6 +82,9 @@ static void usage(FILE *f)
 	        "  --max-batch N           entries in one proc.status (default %u)\n"
 	        "  --idle-timeout MS       a partial request older than this closes the\n"
 	        "                          connection; 0 never (default %u)\n"
+	        "  --linger-timeout S      keep watching a process this long after its\n"
+	        "                          watchers disconnected, for its exit code;\n"
+	        "                          0 never (default %u)\n"
 	        "  --sysroot DIR           read DIR/proc and DIR/sys (tests only)\n"
 	        "  --enable-debug-methods  expose test-only methods (debug.*)\n"
 	        "  -v, --verbose           more logging (-vv: debug)\n"
@@ -88,7 +94,7 @@ static void usage(FILE *f)
 	        "Runs in the foreground and logs to stderr. Stops cleanly on SIGTERM or SIGINT.\n"
 	        "Exit status: 0 clean stop, 1 failure (e.g. another skyutild is listening), 2 usage.\n",
 	        MAX_CONNECTIONS_DEFAULT, SKU_MAX_MESSAGE_DEFAULT, MAX_OUTPUT_DEFAULT,
-	        SKU_MAX_BATCH_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT);
+	        SKU_MAX_BATCH_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT, LINGER_TIMEOUT_S_DEFAULT);
 }
 
 static int parse_ulong(const char *s, int base, unsigned long min, unsigned long max,
@@ -187,6 +193,11 @@ static int parse_args(int argc, char **argv, struct sku_config *cfg, char *path,
 			if (parse_ulong(optarg, 10, 0, 86400000, &v) < 0)
 				return bad("--idle-timeout", optarg, "want 0 to 86400000 ms");
 			cfg->idle_timeout_ms = (unsigned)v;
+			break;
+		case OPT_LINGER_TIMEOUT:
+			if (parse_ulong(optarg, 10, 0, 86400, &v) < 0)
+				return bad("--linger-timeout", optarg, "want 0 to 86400 s");
+			cfg->linger_timeout_s = (unsigned)v;
 			break;
 		case OPT_SYSROOT:
 			if (check_sysroot(optarg) < 0)
@@ -308,6 +319,7 @@ int main(int argc, char **argv)
 	        .max_connections = MAX_CONNECTIONS_DEFAULT,
 	        .max_batch = SKU_MAX_BATCH_DEFAULT,
 	        .idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT,
+	        .linger_timeout_s = LINGER_TIMEOUT_S_DEFAULT,
 	};
 	struct sigaction sa = {.sa_handler = SIG_IGN};
 	int activated_fd = -1, r, status = EXIT_FAILURE;

@@ -133,6 +133,15 @@ int sku_metrics_render(const struct sku_server *srv, char **ret_text, size_t *re
 	head(&t, "skyutild_status_cache_misses_total", "counter",
 	     "Liveness-only proc.status entries read from the process table.");
 	put(&t, "skyutild_status_cache_misses_total %" PRIu64 "\n", m->status_cache_misses);
+	head(&t, "skyutild_lingering_processes", "gauge",
+	     "Processes still watched after their watchers' connections closed.");
+	put(&t, "skyutild_lingering_processes %u\n", srv->nlingering);
+	head(&t, "skyutild_lingering_exits_total", "counter",
+	     "Exits of lingering processes recorded for reconnecting clients.");
+	put(&t, "skyutild_lingering_exits_total %" PRIu64 "\n", m->linger_exits);
+	head(&t, "skyutild_lingering_dropped_total", "counter",
+	     "Lingering processes released before their exit (timeout, cap, fds for watches).");
+	put(&t, "skyutild_lingering_dropped_total %" PRIu64 "\n", m->linger_dropped);
 	head(&t, "skyutild_facts_generations_total", "counter", "Changes of the facts seen.");
 	put(&t, "skyutild_facts_generations_total %" PRIu64 "\n", m->facts_generations);
 

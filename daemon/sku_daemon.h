@@ -40,9 +40,10 @@ struct sku_config {
 	size_t max_output;        /* queued output bytes per connection before disconnect */
 	unsigned max_connections;
 	unsigned max_batch;
-	unsigned idle_timeout_ms; /* a partial message older than this closes the conn */
-	int verbosity;            /* 0 warnings, 1 info, 2 debug */
-	bool debug_methods;       /* --enable-debug-methods: test-only methods (h_debug.c) */
+	unsigned idle_timeout_ms;  /* a partial message older than this closes the conn */
+	unsigned linger_timeout_s; /* a disconnected watch's process is kept this long; 0 off */
+	int verbosity;             /* 0 warnings, 1 info, 2 debug */
+	bool debug_methods;        /* --enable-debug-methods: test-only methods (h_debug.c) */
 };
 
 /* Counters exported by daemon.metrics. Owned by the server; modules increment. */
@@ -55,6 +56,8 @@ struct sku_metrics {
 	uint64_t facts_generations;
 	uint64_t status_cache_hits;   /* liveness answered from the cache (proc/livecache.c) */
 	uint64_t status_cache_misses; /* liveness read from /proc */
+	uint64_t linger_exits;        /* exits recorded for lingering processes (proc/linger.c) */
+	uint64_t linger_dropped;      /* lingering processes released unexited: expiry, cap, fds */
 	uint64_t latency_buckets[12]; /* see metrics.c for bounds */
 	double latency_sum_s;
 	uint64_t latency_count;
@@ -80,6 +83,7 @@ struct sku_server {
 	unsigned nguards;        /* proc.guard guards alive */
 	unsigned nsubscriptions; /* facts.subscribe subscriptions alive */
 	unsigned nstatus_cached; /* live processes pinned by the liveness cache */
+	unsigned nlingering;     /* watched processes whose watchers' connections closed */
 
 	/* Owned by server.c. */
 	uint64_t started_ns;

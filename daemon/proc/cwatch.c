@@ -3,6 +3,8 @@
  * proc.exited notification, proc.unwatch, or the connection's close. Watches that asked for
  * it also get one proc.exiting as soon as the process has exited: the exit code exists only
  * once the parent reaps, and a client that only cares about liveness should not wait.
+ * A watch ended by its connection's close leaves its process lingering (linger.c); one ended
+ * by proc.unwatch does not: the client said it no longer cares.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,13 +23,17 @@ struct cwatch {
 	uint64_t id;
 };
 
-static void cwatch_free(struct cwatch *w)
+/* linger: the connection closed, so the process stays watched for the exit cache. */
+static void cwatch_free(struct cwatch *w, bool linger)
 {
 	struct sku_server *srv = w->pm->srv;
 
 	sku_htab_remove(&w->pm->watches, &w->node);
 	sku_conn_remove_hook(&w->hook);
-	sku_wsub_cancel(&w->sub);
+	if (linger)
+		sku_wsub_leave(&w->sub);
+	else
+		sku_wsub_cancel(&w->sub);
 	srv->nwatches--;
 	sku_notify_status_changed(srv);
 	free(w);
@@ -93,13 +99,20 @@ static void on_watch_exit(struct sku_wsub *sub, const struct sku_exit *ex)
 	 */
 	sku_conn_remove_hook(&w->hook);
 	(void)sku_conn_notify(w->conn, "proc.exited", pack_exited, &ctx);
-	cwatch_free(w);
+	cwatch_free(w, false);
 }
 
+/*
+ * Only a watcher that could read the exit code leaves its process lingering: for anyone else
+ * the cached exit would hold nothing it may learn, and its watch-and-disconnect loops must
+ * not push out what other clients left lingering.
+ */
 static void on_conn_close(struct sku_conn_hook *hook, struct sku_conn *conn)
 {
+	struct cwatch *w = sku_container_of(hook, struct cwatch, hook);
+
 	(void)conn;
-	cwatch_free(sku_container_of(hook, struct cwatch, hook));
+	cwatch_free(w, w->sub.wp && sku_proc_may_access(&w->peer, w->sub.wp->uid));
 }
 
 int sku_cwatch_add(struct sku_procmod *pm, struct sku_conn *conn, const struct sku_ident *id,
@@ -145,7 +158,7 @@ int sku_cwatch_remove(struct sku_procmod *pm, struct sku_conn *conn, uint64_t id
 		struct cwatch *w = sku_container_of(n, struct cwatch, node);
 
 		if (w->id == id && w->conn == conn) {
-			cwatch_free(w);
+			cwatch_free(w, false);
 			return 0;
 		}
 	}
@@ -156,6 +169,7 @@ void sku_cwatch_done(struct sku_procmod *pm)
 {
 	for (size_t i = 0; i < pm->watches.nbuckets; i++)
 		while (pm->watches.buckets[i])
-			cwatch_free(sku_container_of(pm->watches.buckets[i], struct cwatch, node));
+			cwatch_free(sku_container_of(pm->watches.buckets[i], struct cwatch, node),
+			            false);
 	sku_htab_done(&pm->watches);
 }

@@ -5,7 +5,8 @@
  * less a reserve for connections and the daemon's own files, so a full watch table answers
  * RESOURCE_EXHAUSTED instead of starving accept(). Kill trees and guards may go a further
  * reserve past the budget: refusing to kill a tree because watches are full would be worse.
- * The liveness cache lives within the budget and gives fds back first.
+ * The liveness cache lives within the budget and gives fds back first, then processes that
+ * linger after their watchers disconnected (linger.c, at most a quarter of the budget).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -137,7 +138,10 @@ fail_cache:
 	sku_exitcache_done(&pm->cache);
 fail:
 	sku_procfs_done();
-	free(pm);
+	/* A handle still closing (sku_watch_init's timers) frees pm in its close callback. */
+	pm->stopping = true;
+	if (pm->nhandles == 0)
+		free(pm);
 	return r;
 }
 

@@ -7,6 +7,7 @@
  *   watch.c       watched processes: one per (pid, start_time), shared by subscribers
  *   watch_*.c     platform backends (watch_backend.h)
  *   cwatch.c      client watches: proc.watch subscriptions owned by a connection
+ *   linger.c      processes still watched after their watchers' connections closed
  *   exitcache.c   bounded memory of recent exits
  *   livecache.c   live processes pinned by pidfds, for liveness-only status (liveset.h)
  *   tree.c        descendants (children lists from procfs.h)
@@ -167,6 +168,10 @@ struct sku_wproc {
 	bool closing;             /* sku_wb_close() called; only waiting for sku_wproc_closed */
 	bool delivering;          /* subscribers are being told; do not release yet */
 	bool reserve;             /* its fd counts against the reserve, not the watch budget */
+	bool linger_wanted;       /* a watch ended with its connection (until a takeover) */
+	bool lingering;           /* no subscriber; in pm->linger.procs (linger.c) */
+	struct sku_list llink;    /* in pm->linger.procs while lingering */
+	uint64_t linger_deadline; /* sku_now_ns() */
 	double exited_at;
 	struct sku_wbackend be;
 };
@@ -183,10 +188,18 @@ int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_
                         bool reserve, struct sku_wsub *sub);
 /* Cancel a subscription (harmless when not subscribed). */
 void sku_wsub_cancel(struct sku_wsub *sub);
+/*
+ * Cancel a subscription whose owner went away without asking (its connection closed): the
+ * process, if no one else watches it, lingers (linger.c) so its exit still reaches the cache.
+ */
+void sku_wsub_leave(struct sku_wsub *sub);
 /* Signal the process sub watches. 0, -ESRCH, -EPERM. */
 int sku_wsub_signal(struct sku_wsub *sub, int sig);
 /* Whether the process sub watches is known to have exited (false when not subscribed). */
 bool sku_wsub_exited(const struct sku_wsub *sub);
+
+/* Stop watching wp at once, recording nothing (linger.c drops lingering processes so). */
+void sku_wproc_release(struct sku_wproc *wp);
 
 /* Backend callbacks (watch_backend.h). */
 void sku_wproc_exited(struct sku_wproc *wp);
@@ -195,6 +208,31 @@ void sku_wproc_closed(struct sku_wproc *wp);
 
 int sku_watch_init(struct sku_procmod *pm);
 void sku_watch_done(struct sku_procmod *pm);
+
+/* ---- lingering processes (linger.c) ---- */
+
+/*
+ * Watched processes left without a subscriber when their watchers' connections closed, kept
+ * so that their exit still reaches the exit cache for a client that reconnects. Bounded in
+ * number (cap) and time (ttl_ns, --linger-timeout); oldest first in procs, which is also
+ * deadline order since every entry gets the same ttl.
+ */
+struct sku_linger {
+	struct sku_list procs; /* of sku_wproc (llink), oldest first */
+	uv_timer_t timer;      /* runs while procs is not empty */
+	unsigned count, cap;
+	uint64_t ttl_ns; /* 0: lingering is off */
+};
+
+int sku_linger_init(struct sku_procmod *pm);
+/* Close the timer; every lingering process must have been released before. */
+void sku_linger_done(struct sku_procmod *pm);
+/* Let wp (no subscriber, not exited) linger: true when it does, false to release it. */
+bool sku_linger_keep(struct sku_wproc *wp);
+/* wp stops lingering (a new subscriber, its exit, or its release); harmless otherwise. */
+void sku_linger_forget(struct sku_wproc *wp);
+/* Release the oldest lingering process to free an fd: true when one was released. */
+bool sku_linger_shed(struct sku_procmod *pm);
 
 /* ---- client watches (cwatch.c) ---- */
 
@@ -347,11 +385,12 @@ struct sku_procmod {
 	long clk_tck;        /* Linux: CLK_TCK; macOS: 1000000 (start times are in microseconds) */
 	unsigned fd_budget;  /* pidfds watches may hold */
 	unsigned fd_reserve; /* further pidfds kill trees and guards may hold */
-	unsigned nfds;       /* pidfds held now, by watches and the liveness cache */
+	unsigned nfds;       /* pidfds held now, by watches, lingering and the liveness cache */
 	struct sku_htab wprocs;
 	struct sku_htab watches; /* client watches by id (cwatch.c) */
 	struct sku_exitcache cache;
 	struct sku_livecache live;
+	struct sku_linger linger;
 	struct sku_list status_jobs; /* proc.status batches in progress (statusjob.c) */
 	uv_idle_t status_idle;       /* runs their slices while there are any */
 	struct sku_list zombies;     /* of sku_wproc, in deadline order */

@@ -8,6 +8,10 @@
  * The exit status exists only after the parent reaps it, so status subscribers wait for the
  * reap (the pidfd hangs up). A parent that never reaps must not hold watchers forever: after
  * ZOMBIE_GRACE_NS they hear without a status. Each subscriber hears exactly once.
+ *
+ * A process whose last watcher left with its connection lingers without subscribers
+ * (linger.c) and, like a status subscriber, waits for the reap, so the exit cache learns the
+ * code a reconnecting client will ask for.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,16 +46,29 @@ static void release(struct sku_wproc *wp)
 	if (wp->closing)
 		return;
 	wp->closing = true;
+	sku_linger_forget(wp);
 	sku_htab_remove(&pm->wprocs, &wp->node);
 	sku_list_del(&wp->zlink);
 	pm->nfds--;
 	sku_wb_close(wp);
 }
 
+void sku_wproc_release(struct sku_wproc *wp)
+{
+	release(wp);
+}
+
+/*
+ * Without subscribers, a process goes unless a watcher left with its connection: then it
+ * lingers, or, once exited, stays in pm->zombies until the reap (at most ZOMBIE_GRACE_NS).
+ */
 static void maybe_release(struct sku_wproc *wp)
 {
-	if (!wp->delivering && sku_list_empty(&wp->subs))
-		release(wp);
+	if (wp->delivering || !sku_list_empty(&wp->subs))
+		return;
+	if (wp->linger_wanted && (wp->exited || sku_linger_keep(wp)))
+		return;
+	release(wp);
 }
 
 /* Hand ex to the subscribers (all, or only those not waiting for a status). */
@@ -180,6 +197,10 @@ void sku_wproc_exited(struct sku_wproc *wp)
 	wp->exited = true;
 	wp->exited_at = sku_proc_epoch_now();
 	pm->srv->metrics.exits_seen++;
+	if (wp->lingering)
+		pm->srv->metrics.linger_exits++;
+	/* Exited: no longer abandoned; the reap or ZOMBIE_GRACE_NS ends it soon. */
+	sku_linger_forget(wp);
 	ex = exit_of(wp);
 	announce(wp, &ex);
 	r = read_status(wp, &ex);
@@ -188,7 +209,7 @@ void sku_wproc_exited(struct sku_wproc *wp)
 		return;
 	}
 	deliver(wp, &ex, false);
-	if (!has_status_subs(wp)) {
+	if (!has_status_subs(wp) && !wp->linger_wanted) {
 		sku_exitcache_put(&pm->cache, &ex);
 		release(wp);
 		return;
@@ -237,9 +258,17 @@ int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_
 	sku_list_init(&sub->link);
 	sub->wp = NULL;
 	if (wp) {
+		/* A lingering process is watched again: its pidfd serves the new subscriber. */
 		sku_pidref_close(ref);
 		if (wp->exited && !sub->want_status)
 			return 1;
+		/*
+		 * The new watch now speaks for the process: if it ends by proc.unwatch, nothing
+		 * lingers (the abandonment that made it linger is superseded).
+		 */
+		if (wp->lingering)
+			wp->linger_wanted = false;
+		sku_linger_forget(wp);
 		goto link;
 	}
 	if (pm->stopping) {
@@ -248,9 +277,10 @@ int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_
 	}
 	/*
 	 * A watch outranks the liveness cache, which only saves /proc reads: the cache gives
-	 * fds back before a watch is refused, and before a kill tree dips into its reserve.
+	 * fds back before a watch is refused, and before a kill tree dips into its reserve;
+	 * then lingering processes do, oldest first (linger.c).
 	 */
-	while (pm->nfds >= pm->fd_budget && sku_livecache_shed(pm))
+	while (pm->nfds >= pm->fd_budget && (sku_livecache_shed(pm) || sku_linger_shed(pm)))
 		;
 	if (pm->nfds >= limit) {
 		sku_pidref_close(ref);
@@ -268,6 +298,7 @@ int sku_wproc_subscribe(struct sku_procmod *pm, const struct sku_ident *id, uid_
 	wp->reserve = reserve;
 	sku_list_init(&wp->subs);
 	sku_list_init(&wp->zlink);
+	sku_list_init(&wp->llink);
 	r = sku_wb_start(wp, ref);
 	if (r < 0) {
 		free(wp);
@@ -296,6 +327,13 @@ void sku_wsub_cancel(struct sku_wsub *sub)
 	sku_list_del(&sub->link);
 	sub->wp = NULL;
 	maybe_release(wp);
+}
+
+void sku_wsub_leave(struct sku_wsub *sub)
+{
+	if (sub->wp)
+		sub->wp->linger_wanted = true;
+	sku_wsub_cancel(sub);
 }
 
 bool sku_wsub_exited(const struct sku_wsub *sub)
@@ -349,6 +387,13 @@ int sku_watch_init(struct sku_procmod *pm)
 	}
 	pm->zombie_timer.data = pm;
 	pm->nhandles++;
+	r = sku_linger_init(pm);
+	if (r < 0) {
+		/* The zombie timer closes asynchronously, as in sku_watch_done(). */
+		uv_close((uv_handle_t *)&pm->zombie_timer, on_timer_closed);
+		sku_htab_done(&pm->wprocs);
+		return r;
+	}
 	return 0;
 }
 
@@ -373,5 +418,6 @@ void sku_watch_done(struct sku_procmod *pm)
 	}
 	uv_timer_stop(&pm->zombie_timer);
 	uv_close((uv_handle_t *)&pm->zombie_timer, on_timer_closed);
+	sku_linger_done(pm);
 	sku_htab_done(&pm->wprocs);
 }

@@ -1,5 +1,8 @@
 """The watch budget: 50 000 watches at once, fds back to baseline on close, and
-RESOURCE_EXHAUSTED (not a crash, not a stalled accept) when the budget runs out."""
+RESOURCE_EXHAUSTED (not a crash, not a stalled accept) when the budget runs out.
+
+These daemons run with --linger-timeout 0, so a close must give back every fd at once;
+test_linger.py checks what lingering keeps after a close, and that it gives it back."""
 import os
 import resource
 import subprocess
@@ -76,7 +79,8 @@ def test_50k_watches_and_close_releases_everything():
     d = None
     try:
         assert len(pids) == nproc
-        d = Daemon(["--max-connections", "64"], preexec=nofile(limit))
+        # Without lingering (test_linger.py), a close gives every fd back at once.
+        d = Daemon(["--max-connections", "64", "--linger-timeout", "0"], preexec=nofile(limit))
         PROTECTED.add(d.pid)
         base = d.settle()
         c = d.client()
@@ -103,7 +107,7 @@ def test_budget_exhausted_is_an_error_not_a_failure():
     try:
         # 256 fds, 16 connections: 64 + 16 are kept for connections and the daemon's files,
         # half as many (40) again for kill trees: 136 pidfds may watch.
-        d = Daemon(["--max-connections", "16"], preexec=nofile(256))
+        d = Daemon(["--max-connections", "16", "--linger-timeout", "0"], preexec=nofile(256))
         PROTECTED.add(d.pid)
         base = d.settle()
         c = d.client()

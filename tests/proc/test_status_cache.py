@@ -395,7 +395,8 @@ def test_cache_gives_its_fds_to_watches():
     d = None
     try:
         # 100 fds, 4 connections: 50 fds for watches, which the cache may use meanwhile.
-        d = Daemon(["--max-connections", "4"], preexec=nofile(100))
+        # Without lingering (test_linger.py) the close below gives every fd back at once.
+        d = Daemon(["--max-connections", "4", "--linger-timeout", "0"], preexec=nofile(100))
         PROTECTED.add(d.pid)
         m = re.search(r"watch budget (\d+)", d.logtext())
         assert m, d.logtext()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import PY, RpcError, start_time, state, wait_for
+from conftest import PROTECTED, PY, Daemon, RpcError, start_time, state, wait_for
 
 
 def exiting(procs, code):
@@ -116,21 +116,28 @@ def test_watch_ids_belong_to_their_connection(daemon, client, procs):
         assert e.value.name == "INVALID_ARGUMENT"
 
 
-def test_shared_pidfd_and_close_releases(daemon, procs):
-    p = procs.spawn(["sleep", "1000"])
-    q = procs.spawn(["sleep", "1000"])
-    base = daemon.settle()
-    assert daemon.npidfds() == 0
-    c = daemon.client()
-    for _ in range(5):
-        c.call("proc.watch", {"pid": p.pid})
-    c.call("proc.watch", {"pid": q.pid})
-    # One fd per watched process, however many watch it.
-    assert daemon.npidfds() == 2
-    c.close()
-    wait_for(lambda: daemon.nfds() == base, what="fds back to baseline",
-             detail=lambda: (base, daemon.fds()))
-    assert daemon.npidfds() == 0
+def test_shared_pidfd_and_close_releases(procs):
+    # Without lingering (test_linger.py), a close gives every fd back at once.
+    daemon = Daemon(["--linger-timeout", "0"])
+    PROTECTED.add(daemon.pid)
+    try:
+        p = procs.spawn(["sleep", "1000"])
+        q = procs.spawn(["sleep", "1000"])
+        base = daemon.settle()
+        assert daemon.npidfds() == 0
+        c = daemon.client()
+        for _ in range(5):
+            c.call("proc.watch", {"pid": p.pid})
+        c.call("proc.watch", {"pid": q.pid})
+        # One fd per watched process, however many watch it.
+        assert daemon.npidfds() == 2
+        c.close()
+        wait_for(lambda: daemon.nfds() == base, what="fds back to baseline",
+                 detail=lambda: (base, daemon.fds()))
+        assert daemon.npidfds() == 0
+    finally:
+        assert daemon.stop() == 0, daemon.logtext()
+        PROTECTED.discard(daemon.pid)
 
 
 def test_exits_are_counted_in_metrics(client, procs):
