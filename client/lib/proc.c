@@ -421,33 +421,44 @@ out:
 	return rc;
 }
 
-int skyutil_proc_guard(skyutil_client *c, struct skyutil_proc_id watch,
-                       struct skyutil_proc_id target, double grace_s, int timeout_ms,
-                       int64_t *ret_guard_id)
+int skyutil_proc_guard_signal(skyutil_client *c, struct skyutil_proc_id watch,
+                              struct skyutil_proc_id target, int signal, double grace_s,
+                              int timeout_ms, int64_t *ret_guard_id)
 {
 	const msgpack_object *res;
 	int64_t guard_id;
 	struct args a;
+	bool fired;
 	int rc = -ENOMEM;
 
-	if (!c || !valid_id(watch) || !valid_id(target) || isnan(grace_s) ||
-	    grace_s > 86400.0 * 365)
+	if (!c || !valid_id(watch) || !valid_id(target) || signal < 0 || signal > 64 ||
+	    isnan(grace_s) || grace_s > 86400.0 * 365)
 		return -EINVAL;
 	args_init(&a);
-	if (msgpack_pack_map(&a.pk, grace_s >= 0 ? 3 : 2) == 0 &&
+	if (msgpack_pack_map(&a.pk, 2 + (signal > 0) + (grace_s >= 0)) == 0 &&
 	    sku_pack_str(&a.pk, "watch") == 0 && pack_id_map(&a.pk, watch) == 0 &&
 	    sku_pack_str(&a.pk, "target") == 0 && pack_id_map(&a.pk, target) == 0 &&
+	    (signal == 0 || sku_pack_kv_int(&a.pk, "signal", signal) == 0) &&
 	    (grace_s < 0 || sku_pack_kv_double(&a.pk, "grace_s", grace_s) == 0))
 		rc = sku_client_request(c, "proc.guard", a.buf.data, a.buf.size,
 		                        sku_client_deadline(timeout_of(c, timeout_ms)), &res);
 	msgpack_sbuffer_destroy(&a.buf);
 	if (rc < 0)
 		return rc;
-	if (sku_get_int(res, "guard_id", 0, &guard_id) < 0 || guard_id <= 0)
+	/* Either a live guard, or none because it fired at once (guard_id nil): never both. */
+	if (sku_get_int(res, "guard_id", 0, &guard_id) < 0 || guard_id < 0 ||
+	    sku_get_bool(res, "fired", false, &fired) < 0 || fired != (guard_id == 0))
 		return -EBADMSG;
 	if (ret_guard_id)
 		*ret_guard_id = guard_id;
 	return 0;
+}
+
+int skyutil_proc_guard(skyutil_client *c, struct skyutil_proc_id watch,
+                       struct skyutil_proc_id target, double grace_s, int timeout_ms,
+                       int64_t *ret_guard_id)
+{
+	return skyutil_proc_guard_signal(c, watch, target, 0, grace_s, timeout_ms, ret_guard_id);
 }
 
 int skyutil_proc_unguard(skyutil_client *c, int64_t guard_id, int timeout_ms)

@@ -1052,6 +1052,66 @@ static void test_kill_tree_and_guard(void **state)
 	skyutil_client_free(c);
 }
 
+/* Wait (bounded: 10 s) for our child pid to end; its wait status. */
+static int reap_within(pid_t pid)
+{
+	int st = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		sleep_ms(10);
+	}
+	fail_msg("child %d did not end", (int)pid);
+	return 0;
+}
+
+/* A guard on a process that has already ended fires at once: no guard id, fired. */
+static void test_guard_fires_at_once(void **state)
+{
+	struct skyutil_proc_id dead_id;
+	int64_t guard_id = -1;
+	skyutil_client *c;
+	pid_t dead, victim;
+	int st, wfd;
+
+	(void)state;
+	c = open_daemon();
+	if (method_missing(c, "proc.guards")) {
+		skyutil_client_free(c);
+		skip();
+	}
+	dead = spawn_waiting_child(0, &wfd);
+	close(wfd);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	dead_id = (struct skyutil_proc_id){dead, -1};
+
+	victim = spawn_waiting_child(0, &wfd);
+	assert_int_equal(skyutil_proc_guard(c, dead_id, (struct skyutil_proc_id){victim, -1}, 5.0,
+	                                    5000, &guard_id),
+	                 0);
+	assert_int_equal(guard_id, 0); /* nothing left to unguard */
+	st = reap_within(victim);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	close(wfd);
+
+	/* The signal is the one asked for, not SIGTERM (nor SIGKILL after the grace). */
+	victim = spawn_waiting_child(0, &wfd);
+	guard_id = -1;
+	assert_int_equal(skyutil_proc_guard_signal(c, dead_id, (struct skyutil_proc_id){victim, -1},
+	                                           SIGUSR1, 30.0, 5000, &guard_id),
+	                 0);
+	assert_int_equal(guard_id, 0);
+	st = reap_within(victim);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGUSR1);
+	close(wfd);
+	assert_int_equal(skyutil_proc_guard_signal(c, dead_id, dead_id, 65, 1.0, 5000, &guard_id),
+	                 -EINVAL);
+	assert_int_equal(skyutil_proc_guard_signal(c, dead_id, dead_id, -1, 1.0, 5000, &guard_id),
+	                 -EINVAL);
+	skyutil_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1074,6 +1134,7 @@ int main(void)
 	        cmocka_unit_test(test_proc_real),
 	        cmocka_unit_test(test_proc_status_large),
 	        cmocka_unit_test(test_kill_tree_and_guard),
+	        cmocka_unit_test(test_guard_fires_at_once),
 	};
 
 	/* No SIGPIPE handling here on purpose: the library must never raise it. */

@@ -255,7 +255,16 @@ SKYUTIL_EXPORT int skyutil_proc_kill_tree(skyutil_client *client, struct skyutil
                                           int signal, double grace_s, int include_root,
                                           int timeout_ms, struct skyutil_kill_result *ret_result);
 
-/* proc.guard: when watch exits, kill target's tree. */
+/*
+ * proc.guard: when watch exits, kill target's tree as skyutil_proc_kill_tree() would, with
+ * signal (0: SIGTERM) and grace_s (< 0: the default, 10 s). The guard lives in the daemon,
+ * beyond this client. *ret_guard_id is 0 when watch had already ended: the kill has started
+ * at once and there is nothing to unguard.
+ */
+SKYUTIL_EXPORT int skyutil_proc_guard_signal(skyutil_client *client, struct skyutil_proc_id watch,
+                                             struct skyutil_proc_id target, int signal,
+                                             double grace_s, int timeout_ms, int64_t *ret_guard_id);
+/* skyutil_proc_guard_signal() with SIGTERM. */
 SKYUTIL_EXPORT int skyutil_proc_guard(skyutil_client *client, struct skyutil_proc_id watch,
                                       struct skyutil_proc_id target, double grace_s, int timeout_ms,
                                       int64_t *ret_guard_id);
