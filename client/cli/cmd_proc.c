@@ -461,11 +461,17 @@ static int run_guard(const struct cli_opts *opts, skyutil_client *client, int ar
 	if (parse(opts, argc, argv, &a) < 0 || argc != a.first || !a.watch || !a.kill ||
 	    cli_parse_proc_id(a.watch, &watch) < 0 || cli_parse_proc_id(a.kill, &target) < 0)
 		return usage_of(argv);
-	rc = skyutil_proc_guard(client, watch, target, a.grace_s, a.o.timeout_ms, &guard_id);
+	rc = skyutil_proc_guard_signal(client, watch, target, a.signal, a.grace_s, a.o.timeout_ms,
+	                               &guard_id);
 	if (rc < 0)
 		return cli_fail_client(client, "guard", rc);
-	if (a.o.json)
-		printf("{\"guard_id\":%" PRId64 "}\n", guard_id);
+	/* guard_id 0: the watched process had already ended and the kill has started. */
+	if (a.o.json && guard_id == 0)
+		puts("{\"guard_id\":null,\"fired\":true}");
+	else if (a.o.json)
+		printf("{\"guard_id\":%" PRId64 ",\"fired\":false}\n", guard_id);
+	else if (guard_id == 0)
+		puts("fired");
 	else
 		printf("%" PRId64 "\n", guard_id);
 	return fflush(stdout) == 0 ? CLI_OK : CLI_LOCAL;
@@ -499,8 +505,9 @@ const struct cli_cmd cli_proc_cmds[] = {
          run_children},
         {"kill-tree", "PID[:START] [--grace S] [--signal SIG] [--no-root]",
          "signal a process tree, SIGKILL what survives the grace period", true, run_kill_tree},
-        {"guard", "--watch PID[:START] --kill PID[:START] [--grace S]",
-         "when one process ends, kill another's tree; prints the guard id", true, run_guard},
+        {"guard", "--watch PID[:START] --kill PID[:START] [--grace S] [--signal SIG]",
+         "when one process ends, kill another's tree; prints the guard id, or \"fired\"", true,
+         run_guard},
         {"unguard", "ID", "remove a guard", true, run_unguard},
         {NULL},
 };

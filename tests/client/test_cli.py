@@ -274,3 +274,55 @@ def test_guard_and_unguard(sky):
         for p in (watched, target):
             p.kill()
             p.wait()
+
+
+def test_guard_on_an_ended_process_fires_at_once(sky):
+    needs(sky, "proc.guard")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for extra, sig in (((), signal.SIGTERM), (("--signal", "KILL"), signal.SIGKILL)):
+        target = subprocess.Popen(["sleep", "60"])
+        try:
+            r = sky("guard", "--watch", str(dead.pid), "--kill", str(target.pid),
+                    "--grace", "5", *extra)
+            assert r.returncode == 0, r.stderr
+            assert r.stdout == "fired\n" and r.stderr == ""
+            target.wait(10)
+            assert target.returncode == -sig
+        finally:
+            target.kill()
+            target.wait()
+    target = subprocess.Popen(["sleep", "60"])
+    try:
+        r = sky("--json", "guard", "--watch", str(dead.pid), "--kill", str(target.pid))
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == {"guard_id": None, "fired": True}
+        target.wait(10)
+        assert target.returncode == -signal.SIGTERM
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_guard_signal(sky):
+    needs(sky, "proc.guard")
+    watched = subprocess.Popen(["sh", "-c", "read x"], stdin=subprocess.PIPE)
+    target = subprocess.Popen(["sleep", "60"])
+    try:
+        r = sky("--json", "guard", "--watch", str(watched.pid), "--kill", str(target.pid),
+                "--grace", "30", "--signal", "KILL")
+        assert r.returncode == 0, r.stderr
+        g = json.loads(r.stdout)
+        assert g["guard_id"] > 0 and g["fired"] is False
+        watched.stdin.close()
+        watched.wait()
+        # SIGKILL at once, not SIGTERM (sleep would die of that) nor SIGKILL after the grace.
+        target.wait(20)
+        assert target.returncode == -signal.SIGKILL
+        r = sky("guard", "--watch", str(os.getpid()), "--kill", str(os.getpid()),
+                "--signal", "NOPE")
+        assert r.returncode == 2
+    finally:
+        for p in (watched, target):
+            p.kill()
+            p.wait()
