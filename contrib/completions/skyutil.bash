@@ -81,7 +81,7 @@ _skyutil()
 	status) opts='--json' ;;
 	children) opts='--recursive' ;;
 	kill-tree) opts='--grace --signal --no-root' ;;
-	guard) opts='--watch --kill --grace' ;;
+	guard) opts='--watch --kill --grace --signal' ;;
 	tail) opts='-n' ;;
 	hash) opts='--algo' ;;
 	parallel-threads) opts='--cloud --cpus' ;;
