@@ -66,15 +66,29 @@ def test_kill_tree_sigkills_survivors_after_grace(client, procs):
     assert not [pid for pid in leaves if alive(pid)]
 
 
-def test_kill_tree_other_requests_keep_flowing(client, procs):
+def test_kill_tree_other_requests_keep_flowing(daemon, client, procs):
+    """A kill_tree waits out its grace period without holding up the loop: a ping pipelined
+    right behind it on the same connection, and requests on another connection, are answered
+    while it is still waiting, before its own reply."""
     p, nodes = procs.tree(depth=1, width=1, ignore_term_leaves=True)
     kid = nodes[1][0]
-    mid = client.send("proc.kill_tree", {"pid": p.pid, "grace_s": 1.0, "include_root": False})
-    # While the kill waits out its grace period, the same connection is answered.
-    assert client.call("ping") == "pong"
-    [e] = client.call("proc.status", {"procs": [p.pid]})
-    assert e["alive"] is True
-    res = client.reply(mid)
+    # Long enough that a few round trips fit in it even under sanitizers on a busy machine.
+    grace = 8.0
+    t0 = time.monotonic()
+    kill, ping = client.send_many([
+        ("proc.kill_tree", {"pid": p.pid, "grace_s": grace, "include_root": False}),
+        ("ping", None)])
+    assert client.reply(ping, timeout=grace / 2) == "pong"
+    assert kill not in client.replies, "the kill_tree was answered before the ping behind it"
+    with daemon.client() as other:
+        assert other.call("ping", timeout=grace / 2) == "pong"
+        st = other.call("proc.status", {"procs": [p.pid, kid]}, timeout=grace / 2)
+    assert [e["alive"] for e in st] == [True, True]  # the kid ignores SIGTERM: still there
+    # All of that was answered within the grace period, so while the kill_tree was pending
+    # (its reply cannot come earlier: the kid survives until the SIGKILL at its end).
+    assert time.monotonic() - t0 < grace
+    res = client.reply(kill, timeout=grace + 10)
+    assert time.monotonic() - t0 >= grace  # the survivor was given its grace period
     assert res["signalled"] == [kid] and res["killed"] == [kid]
     assert alive(p.pid)  # include_root: false spared the root
 
