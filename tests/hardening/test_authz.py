@@ -139,13 +139,18 @@ def test_exit_codes_of_other_users_processes_are_not_disclosed(shared):
             ev = c.notification("proc.exited", timeout=20)
             assert ev["exit_code"] == 7, ev  # the owner (root) learns it
         assert out[0]["result"]["watch_id"] is not None, out
+        # Another user learns that it ended, never how.
         note = out[1]["note"]
-        assert note is not None and note["exit_code"] is None and note["reason"], out
+        assert note is not None and note["exit_code"] is None, out
+        assert note["signal"] is None and note["reason"] == "permission", out
         st = out[2]["result"][0]
         assert st["alive"] is False and st["exit_code"] is None, out
+        assert st["signal"] is None and st["reason"] == "permission", out
+        # The exit is remembered (root's watch saw it): root, as the owner would, gets the code.
         with shared.client() as c:
             st = c.call("proc.status", {"procs": [p.pid]})[0]
-            assert st["exit_code"] in (7, None), st  # root may see it if it is remembered
+            assert st["alive"] is False and st["exit_code"] == 7, st
+            assert st["signal"] is None and st["reason"] is None, st
     finally:
         p.wait()
 
