@@ -575,10 +575,12 @@ class Client:
 
     def guard(self, watch: Dict[str, int], target: Dict[str, int],
               grace_s: float = 10.0,
-              signal: Union[str, int] = 'TERM') -> int:
+              signal: Union[str, int] = 'TERM') -> Optional[int]:
         """``proc.guard``: kill ``target``'s tree when ``watch`` exits.
 
-        Returns the guard id; the guard outlives this connection.
+        Returns the guard id; the guard outlives this connection.  None
+        when ``watch`` had already ended: the kill started at once and
+        there is nothing to unguard.
         """
         reply = self.call('proc.guard', watch=watch, target=target,
                           grace_s=float(grace_s), signal=signal)

@@ -322,6 +322,21 @@ def test_guard_kills_target_when_watched_exits(client):
                     {g['guard_id'] for g in client.guards()}, 3)
 
 
+def test_guard_on_an_ended_process_fires_at_once(client):
+    ended = subprocess.Popen(['true'])
+    ended.wait()
+    target = subprocess.Popen(['sleep', '30'])
+    try:
+        assert client.guard({'pid': ended.pid}, {'pid': target.pid},
+                            signal='USR1') is None
+        assert target.wait(10) == -signal.SIGUSR1
+        assert not any(g['target']['pid'] == target.pid
+                       for g in client.guards())
+    finally:
+        target.kill()
+        target.wait()
+
+
 def test_unguard(client):
     watched = subprocess.Popen(['sleep', '30'])
     target = subprocess.Popen(['sleep', '30'])
