@@ -200,6 +200,9 @@ static int add_descendants(struct sku_killtree *kt, const struct sku_procent *ro
 
 	*ret_first = kt->n;
 	r = sku_tree_children(root, true, &desc, &ndesc);
+	/* A root that is gone has no descendants left: the kernel gave them to a reaper. */
+	if (r == -ESRCH)
+		return 0;
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ndesc && r >= 0; i++) {

@@ -324,8 +324,11 @@ struct sku_procent {
 
 /*
  * Descendants of root (children only unless recursive), each started no earlier than its
- * parent so a recycled pid is never taken for a child. *ret is malloc'd (caller frees) with
- * *ret_n entries, parents before children. 0, -ENOMEM, -E2BIG past SKU_TREE_MAX.
+ * parent so a recycled pid is never taken for a child, and each found while its parent held
+ * its pid (a parent whose start time changed or that vanished meanwhile loses the children
+ * found for it). *ret is malloc'd (caller frees) with *ret_n entries, parents before
+ * children. 0, -ESRCH when root itself no longer has its start time (gone, or its pid
+ * recycled), -ENOMEM, -E2BIG past SKU_TREE_MAX.
  */
 int sku_tree_children(const struct sku_procent *root, bool recursive, struct sku_procent **ret,
                       size_t *ret_n);

@@ -5,6 +5,13 @@
  * there is none, from one scan of every process. Each candidate is confirmed from its own
  * stat: its ppid must still be the parent and it must not have started before the parent,
  * or it is a recycled pid and not a child.
+ *
+ * That rule cannot catch a parent that died and whose pid went to a newer process while we
+ * looked: the newcomer's children started after it, so after our parent too, and their ppid
+ * is the same number. So once a parent's children are collected its stat is read again, at
+ * every level: a parent that still has its start time held its pid all along (it was seen
+ * before the candidates were read and after), and the candidates are its own; otherwise they
+ * are dropped with it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,6 +87,14 @@ static int children_scan(const struct sku_procent *parent, const struct vec *all
 	return 0;
 }
 
+/* Whether parent, after its children were collected, is still the process it was. */
+static bool still_same(const struct sku_procent *parent)
+{
+	struct sku_stat st;
+
+	return sku_procfs_read_stat(parent->pid, &st) == 0 && st.start_time == parent->start_time;
+}
+
 int sku_tree_children(const struct sku_procent *root, bool recursive, struct sku_procent **ret,
                       size_t *ret_n)
 {
@@ -89,6 +104,7 @@ int sku_tree_children(const struct sku_procent *root, bool recursive, struct sku
 
 	for (size_t q = 0; q <= out.n; q++) {
 		struct sku_procent parent = q == 0 ? *root : out.v[q - 1];
+		size_t first = out.n;
 
 		if (q > 0 && !recursive)
 			break;
@@ -105,6 +121,19 @@ int sku_tree_children(const struct sku_procent *root, bool recursive, struct sku
 			r = children_scan(&parent, &all, &out);
 		if (r < 0)
 			break;
+		/*
+		 * The root is checked even without children, so that a root gone meanwhile is
+		 * -ESRCH however its tree looked; an inner node only when there is something to
+		 * drop. Its children come last in out (the queue is breadth-first), so dropping
+		 * them is a truncation; theirs have not been collected yet.
+		 */
+		if ((q == 0 || out.n > first) && !still_same(&parent)) {
+			out.n = first;
+			if (q == 0) {
+				r = -ESRCH;
+				break;
+			}
+		}
 	}
 	free(all.v);
 	if (r < 0) {
