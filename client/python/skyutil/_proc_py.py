@@ -9,7 +9,7 @@ plus ticks / CLK_TCK), so values recorded with psutil compare equal.
 
 import errno
 import os
-from typing import Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 # Two create_times name the same instant if they are within one tick; the
@@ -174,13 +174,28 @@ def all_stats() -> Dict[int, Stat]:
     return stats
 
 
+def _start_time_now(pid: int) -> Optional[int]:
+    """``pid``'s start time read afresh, or None if it is gone."""
+    stat = _stat_of(_read_stat_fields(pid))
+    return None if stat is None else stat.start_time
+
+
 def descendants(pid: int, start_time: int,
-                stats: Optional[Dict[int, Stat]] = None) -> List[int]:
+                stats: Optional[Dict[int, Stat]] = None,
+                start_time_of: Callable[[int], Optional[int]] = _start_time_now
+                ) -> List[int]:
     """All descendants of (pid, start_time), parents before children.
 
     A child that started before its parent cannot be its child: its ppid
     must point at an earlier process that had the same pid, so it is
     skipped (the PID-reuse guard of SkyPilot PR #9806).
+
+    That rule misses a parent that died while the snapshot was read and
+    whose pid went to a newer process: the newcomer's children started
+    after it, so after the parent too.  So each parent's start time is
+    read again (``start_time_of``, after the snapshot) before its children
+    are taken, at every level, as the daemon does: a parent that is gone
+    or has another start time loses them (and their subtrees).
     """
     stats = all_stats() if stats is None else stats
     children: Dict[int, List[int]] = {}
@@ -191,12 +206,12 @@ def descendants(pid: int, start_time: int,
     seen = {pid}
     while queue:
         parent, parent_start = queue.pop(0)
-        for child in sorted(children.get(parent, ())):
-            stat = stats[child]
-            if child in seen or stat.start_time < parent_start:
-                continue
+        kids = [child for child in sorted(children.get(parent, ()))
+                if child not in seen and stats[child].start_time >= parent_start]
+        if not kids or start_time_of(parent) != parent_start:
+            continue
+        for child in kids:
             seen.add(child)
             found.append(child)
-            queue.append((child, stat.start_time))
+            queue.append((child, stats[child].start_time))
     return found
-

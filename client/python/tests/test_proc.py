@@ -199,4 +199,46 @@ def test_descendants_skip_pid_reuse_phantoms():
         13: _proc_py.Stat('S', 12, 1002),   # child of the phantom
         14: _proc_py.Stat('S', 11, 1003),   # grandchild
     }
-    assert _proc_py.descendants(10, 1000, stats) == [11, 14]
+    assert _proc_py.descendants(10, 1000, stats, start_of(stats)) == [11, 14]
+
+
+def start_of(stats):
+    """A start_time_of that finds every process of stats unchanged."""
+    return lambda pid: stats[pid].start_time if pid in stats else None
+
+
+def test_descendants_drop_the_children_of_a_parent_reused_meanwhile():
+    stats = {
+        10: _proc_py.Stat('S', 1, 1000),
+        11: _proc_py.Stat('S', 10, 1001),
+        12: _proc_py.Stat('S', 10, 1002),
+        # 11's pid was taken by a newcomer (start 1500) while the snapshot
+        # was read: its children started after the old 11, so the start rule
+        # alone lets them pass.
+        15: _proc_py.Stat('S', 11, 1600),
+        16: _proc_py.Stat('S', 15, 1700),
+        17: _proc_py.Stat('S', 12, 1800),
+    }
+    assert _proc_py.descendants(10, 1000, stats, start_of(stats)) == [
+        11, 12, 15, 17, 16]
+    now = dict(stats)
+    now[11] = _proc_py.Stat('S', 1, 1500)
+    assert _proc_py.descendants(10, 1000, stats, start_of(now)) == [11, 12, 17]
+    # A parent that is gone cannot vouch for its children either.
+    del now[11]
+    assert _proc_py.descendants(10, 1000, stats, start_of(now)) == [11, 12, 17]
+    # Nor a root that is gone or reused: nothing is anyone's descendant then.
+    now = dict(stats)
+    now[10] = _proc_py.Stat('S', 1, 1900)
+    assert _proc_py.descendants(10, 1000, stats, start_of(now)) == []
+
+
+def test_descendants_recheck_reads_proc():
+    # The default start_time_of is /proc: a real parent keeps its children,
+    # the same parent under a wrong start time (a reused pid) loses them.
+    stats = {os.getpid(): _proc_py.read_stat(os.getpid()),
+             999_999_999: _proc_py.Stat('S', os.getpid(), 1 << 62)}
+    me = stats[os.getpid()].start_time
+    assert _proc_py.descendants(os.getpid(), me, stats) == [999_999_999]
+    stats[os.getpid()] = _proc_py.Stat('S', 1, me - 1)
+    assert _proc_py.descendants(os.getpid(), me - 1, stats) == []
