@@ -93,8 +93,21 @@ int sku_proc_lookup(struct sku_procmod *pm, const struct sku_ident *id, struct s
 				return r;
 			}
 		}
-		if (uid == (uid_t)-1 && sku_procfs_read_ruid(id->pid, &uid) < 0)
+		if (fd < 0) {
+			pid_t tgid;
+
+			/*
+			 * Without a pidfd nothing has refused a thread id yet (pidfd_open refuses
+			 * a thread that does not lead its group): /proc/<tid> exists for every
+			 * thread, so the status says whether pid is a process, and then that it
+			 * is gone, as with pidfds. A status without Tgid is trusted to be one.
+			 */
+			r = sku_procfs_read_tgid(id->pid, &tgid, &uid);
+			if (r == -ESRCH || (r == 0 && tgid != id->pid))
+				break;
+		} else if (uid == (uid_t)-1 && sku_procfs_read_ruid(id->pid, &uid) < 0) {
 			uid = (uid_t)-1;
+		}
 		if (id->has_start && st.start_time != id->start_time) {
 			sku_pidref_close(fd);
 			set_reused(pm, id, ret);

@@ -141,6 +141,23 @@ int sku_procfs_parse_status_ruid(const char *buf, size_t len, uid_t *ret_ruid)
 	return 0;
 }
 
+int sku_procfs_parse_status_tgid(const char *buf, size_t len, pid_t *ret_tgid)
+{
+	const char *eol, *p = find_line(buf, len, "Tgid:", &eol);
+	uint64_t v;
+
+	if (!p)
+		return -EBADMSG;
+	skip_spaces(&p, eol);
+	if (parse_u64(&p, eol, &v) < 0 || v == 0 || v > INT_MAX)
+		return -EBADMSG;
+	skip_spaces(&p, eol);
+	if (p != eol)
+		return -EBADMSG;
+	*ret_tgid = (pid_t)v;
+	return 0;
+}
+
 int sku_procfs_parse_btime(const char *buf, size_t len, uint64_t *ret_btime)
 {
 	const char *eol, *p = find_line(buf, len, "btime ", &eol);

@@ -39,6 +39,9 @@ int sku_procfs_parse_stat(const char *buf, size_t len, struct sku_stat *ret);
 /* Real uid from the "Uid:" line of /proc/<pid>/status. 0 or -EBADMSG. */
 int sku_procfs_parse_status_ruid(const char *buf, size_t len, uid_t *ret_ruid);
 
+/* Thread-group id from the "Tgid:" line of /proc/<pid>/status. 0 or -EBADMSG. */
+int sku_procfs_parse_status_tgid(const char *buf, size_t len, pid_t *ret_tgid);
+
 /* "btime" (boot time, epoch seconds) from /proc/stat. 0 or -EBADMSG. */
 int sku_procfs_parse_btime(const char *buf, size_t len, uint64_t *ret_btime);
 
@@ -68,6 +71,15 @@ void sku_procfs_done(void);
 /* Readers. 0, -ESRCH when the process is gone, -EBADMSG, or another -errno. */
 int sku_procfs_read_stat(pid_t pid, struct sku_stat *ret);
 int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid);
+
+/*
+ * Whose thread pid is, and the real uid, from one read (Linux: /proc/<pid>/status). Linux
+ * has /proc/<tid> for every thread, not only for the thread-group leaders that are the
+ * processes: *ret_tgid is pid for a process, its process's pid for another thread. macOS
+ * has no thread ids among pids: *ret_tgid is pid. *ret_ruid is (uid_t)-1 when unknown.
+ * 0, -ESRCH, -EBADMSG when the thread-group id cannot be read, or another -errno.
+ */
+int sku_procfs_read_tgid(pid_t pid, pid_t *ret_tgid, uid_t *ret_ruid);
 
 /*
  * How start times map to wall-clock time: a start time t began at epoch second

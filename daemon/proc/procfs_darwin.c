@@ -103,6 +103,18 @@ int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid)
 	return 0;
 }
 
+int sku_procfs_read_tgid(pid_t pid, pid_t *ret_tgid, uid_t *ret_ruid)
+{
+	int r = sku_procfs_read_ruid(pid, ret_ruid);
+
+	if (r < 0) {
+		*ret_ruid = (uid_t)-1;
+		return r;
+	}
+	*ret_tgid = pid;
+	return 0;
+}
+
 int sku_procfs_read_clock(uint64_t *ret_base, long *ret_per_s)
 {
 	*ret_base = 0;

@@ -132,9 +132,9 @@ int sku_procfs_read_stat(pid_t pid, struct sku_stat *ret)
 	return ret->pid == pid ? 0 : -EBADMSG;
 }
 
-int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid)
+/* The head of /proc/<pid>/status into buf (SKU_STAT_MAX bytes); 0, -ESRCH or -errno. */
+static int read_status(pid_t pid, char *buf, size_t *ret_len)
 {
-	char buf[SKU_STAT_MAX];
 	size_t len = 0;
 	int fd;
 
@@ -143,9 +143,9 @@ int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid)
 	fd = open_pid_file(pid, "status");
 	if (fd < 0)
 		return fd;
-	/* "Uid:" is near the top: the first SKU_STAT_MAX bytes hold it. */
-	while (len < sizeof(buf)) {
-		ssize_t got = read(fd, buf + len, sizeof(buf) - len);
+	/* "Tgid:" and "Uid:" are near the top: the first SKU_STAT_MAX bytes hold them. */
+	while (len < SKU_STAT_MAX) {
+		ssize_t got = read(fd, buf + len, SKU_STAT_MAX - len);
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -154,7 +154,31 @@ int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid)
 		len += (size_t)got;
 	}
 	close(fd);
-	return len ? sku_procfs_parse_status_ruid(buf, len, ret_ruid) : -ESRCH;
+	*ret_len = len;
+	return len ? 0 : -ESRCH;
+}
+
+int sku_procfs_read_ruid(pid_t pid, uid_t *ret_ruid)
+{
+	char buf[SKU_STAT_MAX];
+	size_t len;
+	int r = read_status(pid, buf, &len);
+
+	return r < 0 ? r : sku_procfs_parse_status_ruid(buf, len, ret_ruid);
+}
+
+int sku_procfs_read_tgid(pid_t pid, pid_t *ret_tgid, uid_t *ret_ruid)
+{
+	char buf[SKU_STAT_MAX];
+	size_t len;
+	int r = read_status(pid, buf, &len);
+
+	*ret_ruid = (uid_t)-1;
+	if (r < 0)
+		return r;
+	if (sku_procfs_parse_status_ruid(buf, len, ret_ruid) < 0)
+		*ret_ruid = (uid_t)-1;
+	return sku_procfs_parse_status_tgid(buf, len, ret_tgid);
 }
 
 int sku_procfs_read_btime(uint64_t *ret_btime)

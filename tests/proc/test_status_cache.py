@@ -497,6 +497,57 @@ def test_liveness_without_pidfds_is_read_from_proc(procs, err):
         PROTECTED.discard(d.pid)
 
 
+THREADED = r"""
+import sys, threading, time
+def run():
+    sys.stdout.write(f"{threading.get_native_id()}\n"); sys.stdout.flush()
+    time.sleep(1000)
+threading.Thread(target=run).start()
+time.sleep(1000)
+"""
+
+
+@pytest.mark.parametrize("err", [None, errno.ENOSYS, errno.EPERM])
+def test_a_thread_id_is_no_process_with_or_without_pidfds(client, procs, err):
+    p = procs.spawn([PY, "-c", THREADED], stdout=subprocess.PIPE)
+    tid = int(p.stdout.readline())
+    # /proc/<tid> is there for a thread too, and names another thread group.
+    assert tid != p.pid and os.path.exists(f"/proc/{tid}/stat")
+    with open(f"/proc/{tid}/status") as f:
+        assert f"\nTgid:\t{p.pid}\n" in f.read()
+    tid_st = start_time(tid)
+    d = None if err is None else Daemon(preexec=refuse_pidfd_open(err))
+    if d:
+        PROTECTED.add(d.pid)
+    try:
+        c = client if d is None else d.client()
+        # pidfd_open refuses a thread that does not lead its group; without pidfds the
+        # status's Tgid says the same: the tid names no process, with or without its start.
+        for proc in (tid, {"pid": tid, "start_time": tid_st}):
+            [e] = c.call("proc.status", {"procs": [proc]})
+            assert e["alive"] is False and e["state"] == "gone", e
+            assert e["reason"] == "no such process" and e["ppid"] is None, e
+            [e] = live(c, [proc])
+            assert e["alive"] is False, e
+        # The process itself is alive, whoever answers.
+        [e] = c.call("proc.status", {"procs": [p.pid]})
+        assert e["alive"] is True and e["start_time"] == start_time(p.pid), e
+        assert live(c, [p.pid]) == [{"pid": p.pid, "alive": True,
+                                     "start_time": start_time(p.pid)}]
+        for method, args in (("proc.children", {"pid": tid}),
+                             ("proc.kill_tree", {"pid": tid, "grace_s": 0})):
+            with pytest.raises(RpcError) as e:
+                c.call(method, args)
+            assert e.value.name == "NO_SUCH_PROCESS", (method, e.value)
+        assert p.poll() is None, "kill_tree of a thread id signalled its process"
+        if d:
+            c.close()
+    finally:
+        if d:
+            assert d.stop() == 0, d.logtext()
+            PROTECTED.discard(d.pid)
+
+
 # ---- pid reuse, for real ----
 
 REUSE_SCENARIO = r"""
