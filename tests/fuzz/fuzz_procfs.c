@@ -25,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf = fuzz_copy(data, size, 0);
 	struct sku_stat st;
 	uid_t uid;
+	pid_t tgid;
 	uint64_t btime;
 	int64_t fdpid;
 	unsigned n = 0;
@@ -38,6 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	r = sku_procfs_parse_status_ruid(buf, size, &uid);
 	fuzz_check(r == 0 || r == -EBADMSG);
+	r = sku_procfs_parse_status_tgid(buf, size, &tgid);
+	fuzz_check(r == 0 || r == -EBADMSG);
+	if (r == 0)
+		fuzz_check(tgid > 0);
 	r = sku_procfs_parse_btime(buf, size, &btime);
 	fuzz_check(r == 0 || r == -EBADMSG);
 	r = sku_procfs_parse_fdinfo_pid(buf, size, &fdpid);

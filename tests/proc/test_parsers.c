@@ -146,6 +146,31 @@ static void status_uid(void **state)
 	assert_int_equal(uid, getuid());
 }
 
+static void status_tgid(void **state)
+{
+	const char ok[] = "Name:\tx\nTgid:\t4242\nPid:\t4250\nUid:\t7\t0\t0\t0\n";
+	const char zero[] = "Tgid:\t0\n";
+	const char junk[] = "Tgid:\t12x\n";
+	const char huge[] = "Tgid:\t99999999999\n";
+	const char none[] = "Name:\tx\nPid:\t5\n";
+	pid_t tgid;
+	uid_t uid;
+
+	(void)state;
+	assert_int_equal(sku_procfs_parse_status_tgid(ok, strlen(ok), &tgid), 0);
+	assert_int_equal(tgid, 4242);
+	assert_int_equal(sku_procfs_parse_status_tgid(zero, strlen(zero), &tgid), -EBADMSG);
+	assert_int_equal(sku_procfs_parse_status_tgid(junk, strlen(junk), &tgid), -EBADMSG);
+	assert_int_equal(sku_procfs_parse_status_tgid(huge, strlen(huge), &tgid), -EBADMSG);
+	assert_int_equal(sku_procfs_parse_status_tgid(none, strlen(none), &tgid), -EBADMSG);
+	/* This process leads its thread group; a pid that does not exist is -ESRCH. */
+	assert_int_equal(sku_procfs_read_tgid(getpid(), &tgid, &uid), 0);
+	assert_int_equal(tgid, getpid());
+	assert_int_equal(uid, getuid());
+	assert_int_equal(sku_procfs_read_tgid(0x7ffffff0, &tgid, &uid), -ESRCH);
+	assert_int_equal(uid, (uid_t)-1);
+}
+
 static void btime(void **state)
 {
 	const char s[] = "cpu  1 2 3\nintr 5 6 7\nctxt 99\nbtime 1700000000\nprocesses 5\n";
@@ -279,10 +304,10 @@ int main(void)
 	        cmocka_unit_test(stat_plain),     cmocka_unit_test(stat_hostile_comm),
 	        cmocka_unit_test(stat_malformed), cmocka_unit_test(stat_bounded),
 	        cmocka_unit_test(stat_self),      cmocka_unit_test(stat_self_kept_open),
-	        cmocka_unit_test(status_uid),     cmocka_unit_test(btime),
-	        cmocka_unit_test(fdinfo_pid),     cmocka_unit_test(pidlist),
-	        cmocka_unit_test(state_names),    cmocka_unit_test(signal_names),
-	        cmocka_unit_test(signal_ints),
+	        cmocka_unit_test(status_uid),     cmocka_unit_test(status_tgid),
+	        cmocka_unit_test(btime),          cmocka_unit_test(fdinfo_pid),
+	        cmocka_unit_test(pidlist),        cmocka_unit_test(state_names),
+	        cmocka_unit_test(signal_names),   cmocka_unit_test(signal_ints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
