@@ -11,7 +11,10 @@ Nothing waits on a dead or stuck daemon for long: connecting and
 subscribing share one 0.25 s budget, after which the pure-Python answer is
 returned and one warning is logged.  Reconnection is retried in the
 background of later calls with exponential back-off (0.5 s up to 30 s),
-so a restarted daemon is picked up again.
+so a restarted daemon is picked up again.  A daemon that freezes after
+the link is up is caught by the link's heartbeat (``_link.PING_TIMEOUT``):
+the link is dropped like a closed one, so its caches stop being served
+within about a second.
 
 Forks: the state is rebuilt in the child by ``os.register_at_fork``, which
 is cheaper on the hot path than comparing ``os.getpid()`` on every call;
@@ -114,8 +117,11 @@ class _State:
                 return
             self.link = None
             self._fallback(exc)
-            # The daemon may come straight back (restart): retry at once.
-            self.retry_at = time.monotonic()
+            if not isinstance(exc, errors.Timeout):
+                # Closed: the daemon may come straight back (restart), so
+                # retry at once.  A stuck one (Timeout) would only make the
+                # next call wait out the connect budget: back off instead.
+                self.retry_at = time.monotonic()
         link.close()
 
     def python_facts(self) -> Dict[str, Any]:
@@ -222,7 +228,7 @@ def processes_alive(items: Sequence[ProcItem]) -> List[bool]:
     link = _state.ensure_link()
     if link is not None:
         try:
-            entries = link.client.proc_status(pids, _ALIVE_FIELDS)
+            entries = link.proc_status(pids, _ALIVE_FIELDS)
         except errors.SkyutilError as exc:
             logger.debug('skyutil: proc.status failed (%s); reading /proc',
                          exc)

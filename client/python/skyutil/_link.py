@@ -14,6 +14,14 @@ connection carries
 and a daemon thread blocked reading that connection applies the
 notifications.  When the connection dies, the owner is told and drops the
 link: without notifications the caches cannot be trusted.
+
+A daemon that stops answering without closing the connection (SIGSTOP,
+a deadlock, a hung host) sends no notification either, so silence alone
+would leave the caches frozen.  The reader thread therefore pings every
+``PING_INTERVAL`` seconds; a ping left unanswered for ``PING_TIMEOUT``
+ends the link exactly as a closed connection does.  A cached answer is
+thus served at most about ``PING_INTERVAL + PING_TIMEOUT`` (1 s) after
+the daemon last answered, without any round trip on the callers' path.
 """
 
 import collections
@@ -29,6 +37,17 @@ from skyutil.client import Client
 logger = logging.getLogger('skyutil')
 
 WATCH_CAP = 4096
+# Heartbeat: a ping is sent every PING_INTERVAL; one unanswered after
+# PING_TIMEOUT (plus the time the daemon was told to expect work) ends
+# the link.
+PING_INTERVAL = 0.5
+PING_TIMEOUT = 0.5
+# Before declaring the daemon dead, read for this long what may already
+# have arrived: this thread may itself have been starved of CPU (or the
+# whole process stopped) while the reply sat in the socket.
+_LATE_READ = 0.05
+# proc.status budget per entry, as Client.proc_status allows for it.
+_STATUS_PER_ENTRY = 2e-5
 
 
 def _watch_params(pid: int, start_time: int) -> Dict[str, Any]:
@@ -106,6 +125,13 @@ class Link:
         self._unwatch_backlog: List[int] = []
         self._lock = threading.Lock()
         self.cap = WATCH_CAP
+        # dead: the reader stopped; no exit will be reported any more.
+        self.dead = False
+        self._ping = None  # the unanswered heartbeat ping, if any
+        self._ping_sent = 0.0
+        self._ping_due = 0.0
+        self._next_ping = time.monotonic() + PING_INTERVAL
+        self._busy_until = 0.0
         threading.Thread(target=self._read_events, name='skyutil-events',
                          daemon=True).start()
 
@@ -122,13 +148,10 @@ class Link:
         failure: errors.SkyutilError = errors.DaemonUnavailable(
             'event reader stopped')
         try:
-            for method, params in self.client.events():
-                if method == 'facts.changed':
-                    self._on_facts_changed(params)
-                elif method == 'proc.exiting':
-                    self._on_exiting(params)
-                elif method == 'proc.exited':
-                    self._on_exited(params)
+            while True:
+                event = self.client.next_event(self._heartbeat())
+                if event is not None:
+                    self._apply(event)
         except errors.SkyutilError as exc:
             failure = exc
         except Exception as exc:  # pylint: disable=broad-except
@@ -136,6 +159,69 @@ class Link:
             failure = errors.InternalError(f'event reader failed: {exc}')
         self._release_waiters()
         self._on_lost(self, failure)
+
+    def _apply(self, event: Any) -> None:
+        method, params = event
+        if method == 'facts.changed':
+            self._on_facts_changed(params)
+        elif method == 'proc.exiting':
+            self._on_exiting(params)
+        elif method == 'proc.exited':
+            self._on_exited(params)
+
+    def _heartbeat(self) -> float:
+        """Pings when due; returns how long the reader may wait now.
+
+        Raises ``Timeout`` when the previous ping went unanswered: the
+        daemon is stopped or stuck, and the caches must not be served.
+        """
+        now = time.monotonic()
+        ping = self._ping
+        if ping is not None and ping.done():
+            # Any reply, even an error, proves the daemon is serving us.
+            ping = self._ping = None
+        if ping is None:
+            if now < self._next_ping:
+                return self._next_ping - now
+            # Paced from the send, so a stop right after an answer is
+            # noticed PING_INTERVAL + PING_TIMEOUT later at the latest.
+            self._next_ping = now + PING_INTERVAL
+            ping = self._ping = self.client._request(  # pylint: disable=protected-access
+                'ping', {})
+            self._ping_sent = now
+            self._ping_due = now + PING_TIMEOUT
+        with self._lock:
+            due = max(self._ping_due, self._busy_until + PING_TIMEOUT)
+        if now < due:
+            return due - now
+        end = time.monotonic() + _LATE_READ
+        while not ping.done():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                waited = time.monotonic() - self._ping_sent
+                raise errors.Timeout(
+                    f'skyutild at {self.client.socket_path} did not answer '
+                    f'a ping within {waited:.2g} s (stopped or stuck?)')
+            event = self.client.next_event(remaining)
+            if event is not None:
+                self._apply(event)
+        return 0.0
+
+    def expect_work(self, seconds: float) -> None:
+        """Gives the heartbeat ``seconds`` more for a long request.
+
+        The daemon answers in order of work, so a ping queued behind a
+        large batch is late without the daemon being stuck.
+        """
+        until = time.monotonic() + seconds
+        with self._lock:
+            self._busy_until = max(self._busy_until, until)
+
+    def proc_status(self, pids: List[int],
+                    fields: Any) -> List[Dict[str, Any]]:
+        """``proc.status`` on the link, announced to the heartbeat."""
+        self.expect_work(len(pids) * _STATUS_PER_ENTRY)
+        return self.client.proc_status(pids, fields)
 
     def _on_facts_changed(self, params: Dict[str, Any]) -> None:
         facts = params.get('facts')
@@ -172,6 +258,7 @@ class Link:
     def _release_waiters(self) -> None:
         """Wakes wait_exit callers: no exit will be reported any more."""
         with self._lock:
+            self.dead = True
             entries = list(self.watched.values())
         for entry in entries:
             entry.lost = True
@@ -244,6 +331,10 @@ class Link:
                 if evicted.watch_id is not None:
                     self._by_watch_id.pop(evicted.watch_id, None)
                     self._unwatch_backlog.append(evicted.watch_id)
+                if evicted.event is not None and not evicted.ended:
+                    # Unwatched: its exit will not be reported to a waiter.
+                    evicted.lost = True
+                    evicted.event.set()
         return None
 
     def _flush_unwatch_backlog(self) -> None:
@@ -265,9 +356,15 @@ class Link:
         first (the caller then waits locally).
         """
         with self._lock:
-            if not entry.ended and entry.event is None:
+            if self.dead and not entry.ended:
+                # The reader already released its waiters: nobody would
+                # wake this one.
+                entry.lost = True
+            elif not entry.ended and entry.event is None:
                 entry.event = threading.Event()
             event = entry.event
+        if entry.lost and not entry.ended:
+            raise errors.DaemonUnavailable('daemon connection lost')
         if not entry.ended and event is not None and not event.wait(timeout):
             raise TimeoutError(f'process still running after {timeout}s')
         if entry.lost and not entry.ended:

@@ -4,13 +4,14 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
 import skyutil
 from proctools import grandchild, needs_pidfd_info, wait_for, zombie
-from skyutil import _backend, _facts_py, _proc_py
+from skyutil import _backend, _facts_py, _link, _proc_py, _proc_wait
 
 
 def _warnings(caplog):
@@ -289,3 +290,152 @@ def test_kill_children_with_daemon(daemon, use_daemon):
     skyutil.kill_children_processes([parent.pid])
     assert parent.wait(5) == -signal.SIGTERM
     assert not any(_proc_py.is_alive(pid) for pid in children)
+
+
+# ------------------------------------------------------- frozen daemon
+#
+# A daemon that stops answering after the link is up (SIGSTOP, deadlock)
+# closes nothing, so only the link's heartbeat can notice.  Its bound is
+# PING_INTERVAL + PING_TIMEOUT (1 s); the tests allow twice that.
+
+_FROZEN_BOUND = 2 * (_link.PING_INTERVAL + _link.PING_TIMEOUT)
+
+
+def _link_now():
+    return _backend._state.link  # pylint: disable=protected-access
+
+
+def test_frozen_daemon_is_detected_and_left(daemon, use_daemon, caplog):
+    use_daemon(daemon)
+    expected = (skyutil.get_cpu_count(), skyutil.get_mem_size_gb())
+    link = _link_now()
+    child = subprocess.Popen(['sleep', '60'])
+    try:
+        assert skyutil.is_process_alive(child.pid)
+        assert wait_for(lambda: child.pid in link.watched)
+        assert link.watched[child.pid].alive  # served from the cache now
+        with caplog.at_level(logging.INFO, logger='skyutil'):
+            os.kill(daemon.proc.pid, signal.SIGSTOP)
+            try:
+                stopped = time.monotonic()
+                child.kill()
+                child.wait()
+                # No proc.exiting can come: the cache must be dropped.
+                assert wait_for(
+                    lambda: not skyutil.is_process_alive(child.pid),
+                    _FROZEN_BOUND)
+                assert _link_now() is None
+                assert time.monotonic() - stopped < _FROZEN_BOUND
+                for _ in range(20):
+                    start = time.monotonic()
+                    assert (skyutil.get_cpu_count(),
+                            skyutil.get_mem_size_gb()) == expected
+                    assert skyutil.are_processes_alive(
+                        [os.getpid(), child.pid]) == [True, False]
+                    # At most one reconnect attempt (0.25 s budget) each.
+                    assert time.monotonic() - start < 1.0
+                info = skyutil.backend_info()
+                assert info['backend'] == 'python' and info['daemon'] is None
+                assert 'did not answer a ping' in info['reason']
+                for name in ('get_cpu_count', 'is_process_alive',
+                             'wait_for_exit', 'kill_children_processes'):
+                    assert info['functions'][name]['backend'] == 'python'
+                warnings = _warnings(caplog)
+                assert len(warnings) == 1, [w.getMessage() for w in warnings]
+                assert 'stopped or stuck' in warnings[0].getMessage()
+            finally:
+                os.kill(daemon.proc.pid, signal.SIGCONT)
+            # Back after the retry delay (short: the outage was short).
+            assert wait_for(
+                lambda: skyutil.backend_info()['backend'] == 'daemon', 10)
+        assert len(_warnings(caplog)) == 1
+        assert any('back' in r.getMessage() for r in caplog.records)
+        assert _link_now() is not link
+        assert (skyutil.get_cpu_count(), skyutil.get_mem_size_gb()) == expected
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_idle_link_survives_its_heartbeat(daemon, use_daemon, caplog):
+    """The heartbeat must not take a healthy, idle daemon for a stuck one."""
+    use_daemon(daemon)
+    skyutil.get_cpu_count()
+    link = _link_now()
+    start = time.monotonic()
+    with caplog.at_level(logging.INFO, logger='skyutil'):
+        time.sleep(_FROZEN_BOUND + 0.5)
+    assert _link_now() is link
+    assert not _warnings(caplog)
+    assert link._ping_sent > start + _link.PING_INTERVAL  # pylint: disable=protected-access
+    assert skyutil.backend_info()['backend'] == 'daemon'
+
+
+def test_frozen_daemon_releases_a_waiter(daemon, use_daemon, monkeypatch):
+    """Without pidfds a non-child is waited for through the daemon; a
+    freeze must hand the wait to local polling, even with no timeout."""
+    use_daemon(daemon)
+
+    def no_pidfd(*_args, **_kwargs):
+        raise _proc_wait.PidfdUnavailable('disabled by the test')
+
+    monkeypatch.setattr(_proc_wait, 'wait_pidfd', no_pidfd)
+    shell, pid = grandchild('exec sleep 60')
+    outcome = {}
+
+    def waiter():
+        try:
+            outcome['result'] = skyutil.wait_for_exit(pid)
+        except BaseException as exc:  # pylint: disable=broad-except
+            outcome['error'] = exc
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    try:
+        def waiting():
+            link = _link_now()
+            entry = None if link is None else link.watched.get(pid)
+            return entry is not None and entry.event is not None
+
+        assert wait_for(waiting)
+        os.kill(daemon.proc.pid, signal.SIGSTOP)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            thread.join(_FROZEN_BOUND + 1.0)
+            assert not thread.is_alive(), 'wait_for_exit hangs on a frozen daemon'
+        finally:
+            os.kill(daemon.proc.pid, signal.SIGCONT)
+        # A non-child's status is unknowable without the daemon or pidfds.
+        assert outcome == {'result': None}
+    finally:
+        if _proc_py.read_stat(pid) is not None:
+            os.kill(pid, signal.SIGKILL)
+        shell.wait()
+        thread.join(5)
+
+
+def test_frozen_daemon_kill_children_falls_back(daemon, use_daemon):
+    """proc.kill_tree in flight to a frozen daemon is abandoned once the
+    heartbeat fails, and the tree is killed locally, well within the
+    call's own timeout (grace + slack, 21 s)."""
+    use_daemon(daemon)
+    skyutil.get_cpu_count()
+    parent = subprocess.Popen(['sh', '-c', 'sleep 100 & sleep 100 & wait'])
+    try:
+        assert wait_for(lambda: len(_proc_py.descendants(
+            parent.pid, _proc_py.read_stat(parent.pid).start_time)) == 2)
+        children = _proc_py.descendants(
+            parent.pid, _proc_py.read_stat(parent.pid).start_time)
+        os.kill(daemon.proc.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            skyutil.kill_children_processes([parent.pid])
+            elapsed = time.monotonic() - start
+            assert parent.wait(5) == -signal.SIGTERM
+            assert not any(_proc_py.is_alive(pid) for pid in children)
+            assert elapsed < _FROZEN_BOUND + 1.0
+        finally:
+            os.kill(daemon.proc.pid, signal.SIGCONT)
+    finally:
+        parent.kill()
+        parent.wait()
