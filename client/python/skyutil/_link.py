@@ -46,7 +46,8 @@ PING_TIMEOUT = 0.5
 # have arrived: this thread may itself have been starved of CPU (or the
 # whole process stopped) while the reply sat in the socket.
 _LATE_READ = 0.05
-# proc.status budget per entry, as Client.proc_status allows for it.
+# Reading and decoding time per proc.status entry, as
+# Client.proc_status allows for it.
 _STATUS_PER_ENTRY = 2e-5
 
 
@@ -210,8 +211,9 @@ class Link:
     def expect_work(self, seconds: float) -> None:
         """Gives the heartbeat ``seconds`` more for a long request.
 
-        The daemon answers in order of work, so a ping queued behind a
-        large batch is late without the daemon being stuck.
+        The daemon answers a ping between the slices of a big batch, but
+        once the batch's reply is written, a later ping's reply queues
+        behind it: megabytes this process must read and decode first.
         """
         until = time.monotonic() + seconds
         with self._lock:
@@ -320,22 +322,28 @@ class Link:
                 return None
             entry = Watched(reply, start_time, create_time)
             old = self.watched.pop(pid, None)
-            if old is not None and old.watch_id is not None:
-                self._by_watch_id.pop(old.watch_id, None)
-                self._unwatch_backlog.append(old.watch_id)
+            if old is not None:
+                self._drop(old)
             self.watched[pid] = entry
             if entry.watch_id is not None:
                 self._by_watch_id[entry.watch_id] = pid
             while len(self.watched) > self.cap:
-                _, evicted = self.watched.popitem(last=False)
-                if evicted.watch_id is not None:
-                    self._by_watch_id.pop(evicted.watch_id, None)
-                    self._unwatch_backlog.append(evicted.watch_id)
-                if evicted.event is not None and not evicted.ended:
-                    # Unwatched: its exit will not be reported to a waiter.
-                    evicted.lost = True
-                    evicted.event.set()
+                self._drop(self.watched.popitem(last=False)[1])
         return None
+
+    def _drop(self, entry: Watched) -> None:
+        """Unwatches an entry leaving the cache (lock held).
+
+        Its exit will not be reported any more, so a waiter is woken to
+        wait locally instead.
+        """
+        if entry.watch_id is not None:
+            self._by_watch_id.pop(entry.watch_id, None)
+            self._unwatch_backlog.append(entry.watch_id)
+        if not entry.ended:
+            entry.lost = True
+            if entry.event is not None:
+                entry.event.set()
 
     def _flush_unwatch_backlog(self) -> None:
         """Sends the unwatches that reply hooks could not send themselves."""
@@ -360,13 +368,12 @@ class Link:
                 # The reader already released its waiters: nobody would
                 # wake this one.
                 entry.lost = True
-            elif not entry.ended and entry.event is None:
+            elif not entry.ended and not entry.lost and entry.event is None:
                 entry.event = threading.Event()
             event = entry.event
-        if entry.lost and not entry.ended:
-            raise errors.DaemonUnavailable('daemon connection lost')
-        if not entry.ended and event is not None and not event.wait(timeout):
+        if not entry.ended and not entry.lost and not event.wait(timeout):
             raise TimeoutError(f'process still running after {timeout}s')
         if entry.lost and not entry.ended:
-            raise errors.DaemonUnavailable('daemon connection lost')
+            raise errors.DaemonUnavailable('no longer watched: daemon '
+                                           'connection lost or entry evicted')
         return entry.returncode()

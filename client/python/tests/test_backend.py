@@ -414,6 +414,53 @@ def test_frozen_daemon_releases_a_waiter(daemon, use_daemon, monkeypatch):
         thread.join(5)
 
 
+def test_evicted_watch_releases_its_waiter(daemon, use_daemon, monkeypatch):
+    """An entry evicted from the watch cache gets no exit event any more:
+    its waiter must go on waiting locally, not forever."""
+    use_daemon(daemon)
+
+    def no_pidfd(*_args, **_kwargs):
+        raise _proc_wait.PidfdUnavailable('disabled by the test')
+
+    monkeypatch.setattr(_proc_wait, 'wait_pidfd', no_pidfd)
+    shell, pid = grandchild('exec sleep 60')
+    other = subprocess.Popen(['sleep', '60'])
+    outcome = {}
+
+    def waiter():
+        try:
+            outcome['result'] = skyutil.wait_for_exit(pid)
+        except BaseException as exc:  # pylint: disable=broad-except
+            outcome['error'] = exc
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    try:
+        def waiting():
+            link = _link_now()
+            entry = None if link is None else link.watched.get(pid)
+            return entry is not None and entry.event is not None
+
+        assert wait_for(waiting)
+        link = _link_now()
+        link.cap = 1
+        assert skyutil.is_process_alive(other.pid)
+        assert wait_for(lambda: pid not in link.watched)
+        assert other.pid in link.watched
+        os.kill(pid, signal.SIGKILL)
+        thread.join(10)
+        assert not thread.is_alive(), 'wait_for_exit hangs on an evicted watch'
+        assert outcome == {'result': None}
+        assert _link_now() is link
+    finally:
+        if _proc_py.read_stat(pid) is not None:
+            os.kill(pid, signal.SIGKILL)
+        shell.wait()
+        other.kill()
+        other.wait()
+        thread.join(5)
+
+
 def test_frozen_daemon_kill_children_falls_back(daemon, use_daemon):
     """proc.kill_tree in flight to a frozen daemon is abandoned once the
     heartbeat fails, and the tree is killed locally, well within the
