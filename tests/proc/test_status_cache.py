@@ -6,7 +6,6 @@ process that exited (zombie included) is never reported alive, and a cached pid 
 belongs to another process is never confused with it. The cache only uses fds the watch
 budget leaves and gives them back to proc.watch on demand.
 """
-import ctypes
 import errno
 import os
 import re
@@ -19,6 +18,7 @@ import pytest
 from conftest import (HERE, PROTECTED, PY, RpcError, start_time, stat_fields, state,
                       wait_for)
 from rpc import Daemon
+from seccomp import refuse_pidfd_open
 from test_scale import nofile, spawn_many, stop_many
 from test_status import LEADER_EXITS
 
@@ -451,30 +451,7 @@ def test_cache_gives_its_fds_to_watches():
 
 # ---- no pidfds (kernel before 5.3, or a seccomp profile that refuses pidfd_open) ----
 
-class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
-                ("k", ctypes.c_uint32)]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
-
-
-def refuse_pidfd_open(err):
-    """A preexec that makes pidfd_open(2) (434 on every architecture) fail with err."""
-    prog = (_SockFilter * 4)(
-        _SockFilter(0x20, 0, 0, 0),                 # ld [nr]
-        _SockFilter(0x15, 0, 1, 434),               # jeq pidfd_open
-        _SockFilter(0x06, 0, 0, 0x00050000 | err),  # ret ERRNO(err)
-        _SockFilter(0x06, 0, 0, 0x7fff0000))        # ret ALLOW
-    fprog = _SockFprog(4, prog)
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def preexec():
-        if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(fprog), 0, 0):
-            os._exit(126)  # PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP(SECCOMP_MODE_FILTER)
-    preexec.keep = (prog, fprog)
-    return preexec
+# The filter lives in seccomp.py, shared with test_old_kernel.py.
 
 
 @pytest.mark.parametrize("err", [errno.ENOSYS, errno.EPERM])

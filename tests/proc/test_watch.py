@@ -1,5 +1,4 @@
 """proc.watch: current state first, then exactly one proc.exited with the exit status."""
-import os
 import signal
 import subprocess
 import time
