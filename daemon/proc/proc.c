@@ -1,7 +1,7 @@
 /*
  * proc.c - the process-watching module's life cycle and its file-descriptor budget.
  *
- * Each watched process costs one fd. The budget is the NOFILE limit (soft raised to hard)
+ * Each watched process costs one fd. The budget is the NOFILE limit (main.c raises soft to hard)
  * less a reserve for connections and the daemon's own files, so a full watch table answers
  * RESOURCE_EXHAUSTED instead of starving accept(). Kill trees and guards may go a further
  * reserve past the budget: refusing to kill a tree because watches are full would be worse.
@@ -21,18 +21,13 @@
 #define FD_RESERVE_BASE    64
 #define FD_LIMIT_CAP       (1u << 22) /* RLIM_INFINITY is not a number of fds */
 
+/* The soft limit as the daemon runs with it: main.c raised it to the hard limit at start-up. */
 static unsigned nofile_limit(void)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		struct rlimit raised = {rl.rlim_max, rl.rlim_max};
-
-		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-			rl = raised;
-	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_LIMIT_CAP)
 		return FD_LIMIT_CAP;
 	return (unsigned)rl.rlim_cur;
