@@ -258,6 +258,30 @@ def test_kill_tree(sky):
     assert sky("kill-tree", str(child.pid), "--signal", "NOPE").returncode == 2
 
 
+@pytest.mark.parametrize("name, sig", [
+    ("USR1", signal.SIGUSR1), ("sigusr2", signal.SIGUSR2), ("SIGHUP", signal.SIGHUP),
+    ("winch", signal.SIGWINCH), (str(int(signal.SIGUSR2)), signal.SIGUSR2)])
+def test_kill_tree_sends_the_named_signal(sky, name, sig):
+    # A shell that reports the first signal it gets and exits: the number the CLI sent is the
+    # host's number for that name (the shell would see another signal, or none, otherwise).
+    needs(sky, "proc.kill_tree")
+    traps = " ".join(f"trap 'echo {int(s)}; exit 0' {int(s)};"
+                     for s in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGWINCH))
+    child = subprocess.Popen(["sh", "-c", f"{traps} echo ready; while :; do sleep 0.05; done"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        res = sky("--json", "kill-tree", str(child.pid), "--grace", "10", "--signal", name)
+        assert res.returncode == 0, res.stderr
+        assert child.stdout.readline() == f"{int(sig)}\n"
+        assert child.wait(10) == 0
+        k = json.loads(res.stdout)
+        assert child.pid in k["signalled"] and child.pid not in k["killed"]
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_guard_and_unguard(sky):
     needs(sky, "proc.guard")
     watched = subprocess.Popen(["sleep", "60"])
