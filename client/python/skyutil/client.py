@@ -148,10 +148,19 @@ class Client:
             self.server_info = result
 
     def _lost_error(self) -> errors.SkyutilError:
-        if self._lost is None:
+        """What a caller gets once the connection is gone: always
+        ``DaemonUnavailable``.  The error the daemon closed the connection
+        with (``BAD_REQUEST``, ``TOO_LARGE``) went to the calls it failed;
+        a watch or event reader on the same connection did nothing wrong
+        and must see a lost connection, which it may re-establish."""
+        lost = self._lost
+        if lost is None:
             return errors.DaemonUnavailable(
                 f'not connected to {self.socket_path}')
-        return fresh(self._lost)
+        if isinstance(lost, errors.DaemonUnavailable):
+            return fresh(lost)
+        return errors.DaemonUnavailable(
+            f'{self.socket_path} closed the connection: {lost}')
 
     def _send(self, conn: Connection, method: str, params: Dict[str, Any],
               hook: Optional[ReplyHook] = None) -> PendingCall:

@@ -17,6 +17,7 @@ import msgpack
 import pytest
 
 import skyutil
+from proctools import needs_pidfd_info
 from skyutil import errors
 
 BASIC_METHODS = {'hello', 'ping', 'facts.get', 'facts.subscribe',
@@ -283,6 +284,41 @@ def test_watch_survives_daemon_restart(daemon):
     assert watch.wait(10)
     assert watch.exited
     client.close()
+
+
+def _nested(depth):
+    value = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@needs_pidfd_info
+def test_rearmed_watch_learns_an_exit_missed_while_disconnected(real_daemon):
+    """The connection drops (the daemon closes it on a request nested too
+    deep), the process dies meanwhile; the re-armed watch gets its exit code
+    from the daemon's exit cache (the process lingered), not just 'gone'."""
+    child = subprocess.Popen(['sh', '-c', 'read x; exit 7'],
+                             stdin=subprocess.PIPE)
+    client = skyutil.Client(real_daemon.path, timeout=2)
+    try:
+        watch = client.watch(child.pid)
+        assert not watch.done and watch.watch_id is not None
+        with pytest.raises(skyutil.BadRequest):  # the call that did it
+            client.call('ping', x=_nested(40))
+        # Others on that connection see a lost connection, not BAD_REQUEST.
+        with pytest.raises(skyutil.DaemonUnavailable, match='closed the connection'):
+            client.next_event(0.1)
+        child.communicate(b'\n', timeout=10)
+        assert child.returncode == 7
+        assert watch.wait(10)
+        assert (watch.exit_code, watch.signal) == (7, None)
+        assert client.ping() == 'pong'
+    finally:
+        client.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def test_fork_child_gets_its_own_connection(daemon):
