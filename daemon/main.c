@@ -28,6 +28,8 @@
 #define MAX_CONNECTIONS_DEFAULT  1024u
 #define IDLE_TIMEOUT_MS_DEFAULT  30000u
 #define LINGER_TIMEOUT_S_DEFAULT 300u
+#define MAX_USER_WATCHES_DEFAULT 65536u
+#define MAX_USER_GUARDS_DEFAULT  1024u
 #define MAX_MESSAGE_MIN          1024u /* room for any request the protocol defines */
 #define MAX_MESSAGE_MAX          (64u * 1024 * 1024)
 
@@ -39,6 +41,8 @@ enum {
 	OPT_MAX_MESSAGE,
 	OPT_MAX_OUTPUT,
 	OPT_MAX_BATCH,
+	OPT_MAX_USER_WATCHES,
+	OPT_MAX_USER_GUARDS,
 	OPT_IDLE_TIMEOUT,
 	OPT_LINGER_TIMEOUT,
 	OPT_SYSROOT,
@@ -54,6 +58,8 @@ static const struct option options[] = {
         {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
         {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
         {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
+        {"max-user-watches", required_argument, NULL, OPT_MAX_USER_WATCHES},
+        {"max-user-guards", required_argument, NULL, OPT_MAX_USER_GUARDS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"linger-timeout", required_argument, NULL, OPT_LINGER_TIMEOUT},
         {"sysroot", required_argument, NULL, OPT_SYSROOT},
@@ -80,6 +86,10 @@ static void usage(FILE *f)
 	        "  --max-message BYTES     largest request (default %u)\n"
 	        "  --max-output BYTES      unread output before a client is dropped (default %u)\n"
 	        "  --max-batch N           entries in one proc.status (default %u)\n"
+	        "  --max-user-watches N    watches one user other than root may hold;\n"
+	        "                          0 no limit (default %u)\n"
+	        "  --max-user-guards N     guards one user other than root may hold;\n"
+	        "                          0 no limit (default %u)\n"
 	        "  --idle-timeout MS       a partial request older than this closes the\n"
 	        "                          connection; 0 never (default %u)\n"
 	        "  --linger-timeout S      keep watching a process this long after its\n"
@@ -94,7 +104,8 @@ static void usage(FILE *f)
 	        "Runs in the foreground and logs to stderr. Stops cleanly on SIGTERM or SIGINT.\n"
 	        "Exit status: 0 clean stop, 1 failure (e.g. another skyutild is listening), 2 usage.\n",
 	        MAX_CONNECTIONS_DEFAULT, SKU_MAX_MESSAGE_DEFAULT, MAX_OUTPUT_DEFAULT,
-	        SKU_MAX_BATCH_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT, LINGER_TIMEOUT_S_DEFAULT);
+	        SKU_MAX_BATCH_DEFAULT, MAX_USER_WATCHES_DEFAULT, MAX_USER_GUARDS_DEFAULT,
+	        IDLE_TIMEOUT_MS_DEFAULT, LINGER_TIMEOUT_S_DEFAULT);
 }
 
 static int parse_ulong(const char *s, int base, unsigned long min, unsigned long max,
@@ -188,6 +199,16 @@ static int parse_args(int argc, char **argv, struct sku_config *cfg, char *path,
 			if (parse_ulong(optarg, 10, 1, 10000000, &v) < 0)
 				return bad("--max-batch", optarg, "want 1 to 10000000");
 			cfg->max_batch = (unsigned)v;
+			break;
+		case OPT_MAX_USER_WATCHES:
+			if (parse_ulong(optarg, 10, 0, 1u << 30, &v) < 0)
+				return bad("--max-user-watches", optarg, "want 0 to 1073741824");
+			cfg->max_user_watches = (unsigned)v;
+			break;
+		case OPT_MAX_USER_GUARDS:
+			if (parse_ulong(optarg, 10, 0, 1u << 30, &v) < 0)
+				return bad("--max-user-guards", optarg, "want 0 to 1073741824");
+			cfg->max_user_guards = (unsigned)v;
 			break;
 		case OPT_IDLE_TIMEOUT:
 			if (parse_ulong(optarg, 10, 0, 86400000, &v) < 0)
@@ -318,6 +339,8 @@ int main(int argc, char **argv)
 	        .max_output = MAX_OUTPUT_DEFAULT,
 	        .max_connections = MAX_CONNECTIONS_DEFAULT,
 	        .max_batch = SKU_MAX_BATCH_DEFAULT,
+	        .max_user_watches = MAX_USER_WATCHES_DEFAULT,
+	        .max_user_guards = MAX_USER_GUARDS_DEFAULT,
 	        .idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT,
 	        .linger_timeout_s = LINGER_TIMEOUT_S_DEFAULT,
 	};

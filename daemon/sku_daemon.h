@@ -40,6 +40,8 @@ struct sku_config {
 	size_t max_output;        /* queued output bytes per connection before disconnect */
 	unsigned max_connections;
 	unsigned max_batch;
+	unsigned max_user_watches; /* proc.watch watches one non-root uid may hold; 0: no limit */
+	unsigned max_user_guards;  /* proc.guard guards one non-root uid may hold; 0: no limit */
 	unsigned idle_timeout_ms;  /* a partial message older than this closes the conn */
 	unsigned linger_timeout_s; /* a disconnected watch's process is kept this long; 0 off */
 	int verbosity;             /* 0 warnings, 1 info, 2 debug */

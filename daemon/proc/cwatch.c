@@ -30,6 +30,7 @@ static void cwatch_free(struct cwatch *w, bool linger)
 
 	sku_htab_remove(&w->pm->watches, &w->node);
 	sku_conn_remove_hook(&w->hook);
+	sku_quota_give(w->pm, w->peer.uid, SKU_QUOTA_WATCH);
 	if (linger)
 		sku_wsub_leave(&w->sub);
 	else
@@ -132,8 +133,15 @@ int sku_cwatch_add(struct sku_procmod *pm, struct sku_conn *conn, const struct s
 	w->sub.want_status = true;
 	w->sub.on_exit = on_watch_exit;
 	w->sub.on_exiting = exiting ? on_watch_exiting : NULL;
+	r = sku_quota_take(pm, w->peer.uid, SKU_QUOTA_WATCH);
+	if (r < 0) {
+		sku_pidref_close(ref);
+		free(w);
+		return r;
+	}
 	r = sku_wproc_subscribe(pm, id, uid, ref, false, &w->sub);
 	if (r != 0) {
+		sku_quota_give(pm, w->peer.uid, SKU_QUOTA_WATCH);
 		free(w);
 		return r < 0 ? r : -ESRCH;
 	}

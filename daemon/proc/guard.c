@@ -28,6 +28,7 @@ static void guard_free(struct guard *g)
 	sku_list_del(&g->link);
 	sku_wsub_cancel(&g->wsub);
 	sku_wsub_cancel(&g->tsub);
+	sku_quota_give(g->pm, g->req.auth.uid, SKU_QUOTA_GUARD);
 	srv->nguards--;
 	sku_notify_status_changed(srv);
 	free(g);
@@ -123,15 +124,26 @@ int sku_guard_add(struct sku_procmod *pm, const struct sku_guard_req *req, uint6
 		*ret_fired = true;
 		return 0;
 	}
+	/* Armed, the guard counts against its user's limit: other ways out give it back. */
+	r = sku_quota_take(pm, req->auth.uid, SKU_QUOTA_GUARD);
+	if (r < 0) {
+		sku_pidref_close(tref);
+		sku_pidref_close(wref);
+		free(g);
+		return r;
+	}
 	g->req.watch.has_start = true;
 	g->req.watch.start_time = wpi.start_time;
 	r = sku_wproc_subscribe(pm, &g->req.target, tpi.uid, tref, true, &g->tsub);
 	if (r != 0) {
 		sku_pidref_close(wref);
+		sku_quota_give(pm, req->auth.uid, SKU_QUOTA_GUARD);
 		free(g);
 		return r < 0 ? r : -ESRCH;
 	}
 	r = sku_wproc_subscribe(pm, &g->req.watch, wpi.uid, wref, true, &g->wsub);
+	if (r != 0)
+		sku_quota_give(pm, req->auth.uid, SKU_QUOTA_GUARD);
 	if (r < 0) {
 		sku_wsub_cancel(&g->tsub);
 		free(g);

@@ -121,6 +121,15 @@ static int parse_grace(struct sku_call *call, const msgpack_object *o, double *r
 	return 0;
 }
 
+/* A non-root user at --max-user-watches or --max-user-guards (quota.c). */
+static int quota_error(struct sku_call *call, const char *what, const char *kind, unsigned limit)
+{
+	return sku_call_error(call, SKU_ERR_RESOURCE_EXHAUSTED,
+	                      "%s: this user holds %u %s, as many as one user may "
+	                      "(skyutild --max-user-%s)",
+	                      what, limit, kind, kind);
+}
+
 static int errno_error(struct sku_call *call, int r, const char *what)
 {
 	switch (r) {
@@ -259,6 +268,9 @@ static int h_watch(struct sku_call *call, const msgpack_object *const *argv)
 			r = sku_proc_lookup(pm, &exact, &pi, NULL);
 			wid = 0;
 		}
+		if (r == -EDQUOT)
+			return quota_error(call, "proc.watch", "watches",
+			                   call->srv->cfg.max_user_watches);
 		if (r < 0)
 			return errno_error(call, r, "proc.watch");
 	}
@@ -429,6 +441,8 @@ static int h_guard(struct sku_call *call, const msgpack_object *const *argv)
 	if (r < 0)
 		return r;
 	r = sku_guard_add(module(call), &req, &id, &fired);
+	if (r == -EDQUOT)
+		return quota_error(call, "proc.guard", "guards", call->srv->cfg.max_user_guards);
 	if (r < 0)
 		return errno_error(call, r, "proc.guard");
 	msgpack_pack_map(&call->pk, 2);

@@ -151,6 +151,7 @@ void sku_proc_done(struct sku_server *srv)
 	sku_killtree_abort_all(pm);
 	sku_guard_done(pm);
 	sku_cwatch_done(pm);
+	sku_quota_done(pm);
 	sku_status_done(pm);
 	sku_livecache_done(pm);
 	sku_watch_done(pm);

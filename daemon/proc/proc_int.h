@@ -13,6 +13,7 @@
  *   tree.c        descendants (children lists from procfs.h)
  *   killtree.c    signal a tree, wait, SIGKILL survivors
  *   guard.c       kill a tree when another process exits
+ *   quota.c       watches and guards held per user, against their limits
  *   h_proc.c      request handlers and the method table
  */
 #ifndef SKU_PROC_INT_H
@@ -399,11 +400,26 @@ struct sku_procmod {
 	struct sku_list zombies;     /* of sku_wproc, in deadline order */
 	uv_timer_t zombie_timer;
 	struct sku_list guards;    /* of guard.c's struct */
+	struct sku_htab quotas;    /* per-uid counts (quota.c); buckets made at first use */
 	struct sku_list killtrees; /* running, of killtree.c's struct */
 	struct sku_wb_module wbm;
 	unsigned nhandles; /* open libuv handles; pm is freed when it drops to 0 after done */
 	bool stopping;
 };
+
+/* ---- per-user limits (quota.c) ---- */
+
+enum sku_quota_kind { SKU_QUOTA_WATCH, SKU_QUOTA_GUARD, SKU_QUOTA__MAX };
+
+/*
+ * Count one more watch or guard held by uid: 0, or -EDQUOT when uid holds its limit
+ * (cfg.max_user_watches / max_user_guards), -ENOMEM. Root and a limit of 0 are not counted.
+ */
+int sku_quota_take(struct sku_procmod *pm, uid_t uid, enum sku_quota_kind kind);
+/* Undo one sku_quota_take() that returned 0. */
+void sku_quota_give(struct sku_procmod *pm, uid_t uid, enum sku_quota_kind kind);
+/* After every watch and guard has ended: frees what is left. */
+void sku_quota_done(struct sku_procmod *pm);
 
 /* A libuv handle owned by the module closed: free pm when it was the last after done. */
 void sku_proc_handle_closed(struct sku_procmod *pm);

@@ -127,6 +127,51 @@ def test_guards_of_other_users_are_invisible_and_untouchable(shared, roots_sleep
         assert c.call("proc.unguard", {"guard_id": g["guard_id"]}) is True
 
 
+def test_per_user_watch_and_guard_limits(base, roots_sleep, nobodys_sleep):
+    """--max-user-watches/--max-user-guards bound what one non-root user holds, across its
+    connections: watches come back when their connection closes, guards (which outlive it)
+    when they end; a guard that fires at once holds nothing; root is not limited."""
+    d = hz.Daemon(base, "--socket-mode", "0666", "--max-user-watches", "3",
+                  "--max-user-guards", "2", name="q")
+    os.chmod(d.dir, 0o755)
+    dead = hz.spawn_as(hz.NOBODY, ["true"], reap=False)
+    dead.wait()
+    spare = hz.spawn_as(hz.NOBODY, ["sleep", "60"])
+    try:
+        watch = ["proc.watch", {"pid": roots_sleep.pid}]  # liveness is public
+        guard = ["proc.guard", {"watch": {"pid": roots_sleep.pid},
+                                "target": {"pid": nobodys_sleep.pid}, "grace_s": 0}]
+        out = run_as(hz.NOBODY, hz.NOBODY, d.path, [watch] * 4 + [guard] * 3)
+        assert [o.get("error") for o in out] == [None] * 3 + ["RESOURCE_EXHAUSTED", None, None,
+                                                            "RESOURCE_EXHAUSTED"], out
+        # That connection closed: its watches are given back; its two guards stay armed.
+        fires_at_once = ["proc.guard", {"watch": {"pid": dead.pid},
+                                        "target": {"pid": spare.pid}, "grace_s": 0}]
+        out = run_as(hz.NOBODY, hz.NOBODY, d.path,
+                     [watch] * 3 + [guard, fires_at_once, ["proc.guards", None]])
+        assert [o.get("error") for o in out] == [None] * 3 + ["RESOURCE_EXHAUSTED", None,
+                                                            None], out
+        assert out[4]["result"] == {"guard_id": None, "fired": True}, out
+        ids = [g["guard_id"] for g in out[5]["result"]]
+        assert len(ids) == 2, out
+        assert spare.wait(10) is not None  # the at-once guard did fire
+        with d.client() as c:
+            # Root holds more than any limit, and may end nobody's guards.
+            for _ in range(5):
+                assert c.call("proc.watch", {"pid": roots_sleep.pid})["watch_id"]
+            for _ in range(3):
+                assert c.call("proc.guard", {"watch": {"pid": roots_sleep.pid},
+                                             "target": {"pid": roots_sleep.pid}})["guard_id"]
+            assert c.call("proc.unguard", {"guard_id": ids[0]}) is True
+            out = run_as(hz.NOBODY, hz.NOBODY, d.path, [guard, guard])
+            assert [o.get("error") for o in out] == [None, "RESOURCE_EXHAUSTED"], out
+        assert nobodys_sleep.poll() is None and roots_sleep.poll() is None
+    finally:
+        if spare.poll() is None:
+            spare.kill()
+        d.stop()
+
+
 def test_exit_codes_of_other_users_processes_are_not_disclosed(shared):
     p = hz.spawn_as(None, ["sh", "-c", "sleep 1.5; exit 7"])
     try:
