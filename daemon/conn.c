@@ -41,6 +41,7 @@ struct sku_conn {
 	bool closing;      /* sku_conn_close() ran: nothing more is read or written */
 	bool draining;     /* close once output and deferred calls are done */
 	bool paused;       /* backpressure: neither reading nor answering */
+	bool held;         /* sku_conn_hold_input(): no more requests until a deferred call ends */
 	bool in_read;      /* inside on_read: replies are batched */
 	bool timer_on;
 	bool reading; /* uv_read_start() is in effect */
@@ -235,9 +236,22 @@ void sku_conn_call_deferred(struct sku_conn *conn)
 	conn->deferred++;
 }
 
+void sku_conn_hold_input(struct sku_conn *conn)
+{
+	conn->held = true;
+}
+
 void sku_conn_call_done(struct sku_conn *conn)
 {
 	conn->deferred--;
+	if (conn->held) {
+		conn->held = false;
+		/* Inside process() (a call finished by its own request), its loop goes on by
+		 * itself. */
+		if (!conn->in_read && !conn->closing && !conn->draining && !conn->paused &&
+		    !conn->srv->stopping)
+			process(conn);
+	}
 	drain_check(conn);
 }
 
@@ -384,7 +398,8 @@ static void on_idle_timeout(uv_timer_t *t)
  */
 static void idle_update(struct sku_conn *conn, bool progress)
 {
-	bool want = conn->rlen > 0 && !conn->paused && conn->srv->cfg.idle_timeout_ms > 0;
+	bool want = conn->rlen > 0 && !conn->paused && !conn->held &&
+	            conn->srv->cfg.idle_timeout_ms > 0;
 
 	if (conn->draining || conn->closing)
 		return;
@@ -414,7 +429,7 @@ static void process(struct sku_conn *conn)
 	size_t off = 0;
 
 	conn->in_read = true;
-	while (off < conn->rlen && !conn->closing && !conn->draining) {
+	while (off < conn->rlen && !conn->closing && !conn->draining && !conn->held) {
 		struct sku_msg msg;
 		const char *why = "malformed message";
 		size_t len = 0;
@@ -476,7 +491,7 @@ static void process(struct sku_conn *conn)
 		drain_check(conn);
 		return;
 	}
-	if (conn->paused) {
+	if (conn->paused || conn->held) {
 		read_stop(conn);
 	} else if (!conn->srv->stopping && read_start(conn) < 0) {
 		sku_conn_close(conn);

@@ -122,6 +122,12 @@ struct sku_server *sku_conn_server(const struct sku_conn *conn);
 void sku_conn_ref(struct sku_conn *conn);
 void sku_conn_unref(struct sku_conn *conn);
 bool sku_conn_is_closing(const struct sku_conn *conn);
+/*
+ * Read no further requests from conn until one of its deferred calls finishes: for a handler
+ * whose deferred work must stay bounded per connection, instead of refusing or blocking the
+ * loop. Call it only while conn has a deferred call (the one being deferred counts).
+ */
+void sku_conn_hold_input(struct sku_conn *conn);
 
 /*
  * Queue one complete encoded message for writing. Takes ownership of buf (a malloc'd
@@ -258,7 +264,7 @@ void sku_conn_drain(struct sku_conn *conn);
 void sku_conn_close(struct sku_conn *conn);
 /* The server's live connections, for shutdown. */
 struct sku_conn *sku_conn_next(struct sku_conn *conn);
-/* dispatch.c → conn.c: a deferred call of this connection finished. */
+/* dispatch.c → conn.c: a deferred call of this connection finished (releases a hold). */
 void sku_conn_call_done(struct sku_conn *conn);
 /* dispatch.c → conn.c: a call on this connection was deferred. */
 void sku_conn_call_deferred(struct sku_conn *conn);

@@ -18,8 +18,9 @@
 #define CLOCK_EVERY 32               /* entries between clock reads */
 /*
  * A deferred batch holds its identities and its growing reply, and the connection goes on
- * reading meanwhile: these caps keep a pipelining client from piling up unbounded work.
- * Past them a batch is answered at once, in one go, as if it were small.
+ * reading meanwhile: these caps keep a pipelining client from piling up unbounded work. A
+ * connection that reaches one reads no further requests until one of its batches is done
+ * (sku_conn_hold_input): it waits, everyone else is still served, and nothing is refused.
  */
 #define JOBS_PER_CONN 4
 #define JOBS_MAX      64
@@ -100,8 +101,8 @@ static void on_idle(uv_idle_t *h)
 	sku_list_add_tail(&pm->status_jobs, &job->link);
 }
 
-/* Whether one more batch may be deferred, for this connection and overall. */
-static bool may_defer(const struct sku_procmod *pm, const struct sku_conn *conn)
+/* Whether the batches in progress leave room for another, from this connection and overall. */
+static bool room_for_more(const struct sku_procmod *pm, const struct sku_conn *conn)
 {
 	unsigned all = 0, mine = 0;
 
@@ -136,16 +137,15 @@ int sku_status_answer(struct sku_procmod *pm, struct sku_call *call, struct sku_
 	                              .brief = !(fields & SKU_PF_VOLATILE)};
 	sku_list_init(&job->link);
 	msgpack_pack_array(&call->pk, (uint32_t)n);
-	if (!run_slice(job) && !may_defer(pm, call->conn))
-		while (!run_slice(job))
-			;
-	if (job->next == n) {
+	if (run_slice(job)) {
 		job_free(job);
 		return 0;
 	}
 	if (sku_list_empty(&pm->status_jobs))
 		uv_idle_start(&pm->status_idle, on_idle);
 	sku_list_add_tail(&pm->status_jobs, &job->link);
+	if (!room_for_more(pm, call->conn))
+		sku_conn_hold_input(call->conn);
 	call->ctx = job;
 	call->cancel = job_cancel;
 	return SKU_CALL_DEFERRED;

@@ -6,6 +6,7 @@ second. Other clients, pipelined requests and shutdown must not wait for that.
 import os
 import select
 import signal
+import time
 
 from conftest import RpcError
 from rpc import Daemon
@@ -43,8 +44,8 @@ def test_pipelined_ping_overtakes_a_big_batch(daemon):
 
 
 def test_many_pipelined_batches_each_get_their_own_answer(daemon):
-    """More batches than may be deferred per connection: the surplus is answered at once;
-    every reply still matches its request."""
+    """More batches than may be deferred per connection: the surplus waits its turn; every
+    reply still matches its request."""
     me = os.getpid()
     reqs = []
     for i in range(10):
@@ -60,6 +61,33 @@ def test_many_pipelined_batches_each_get_their_own_answer(daemon):
             else:
                 assert entries[-1]["pid"] == me and entries[-1]["state"] in ("running",
                                                                              "sleeping")
+
+
+def test_a_connection_past_its_share_of_batches_waits_its_turn(daemon):
+    """A connection with 4 batches in progress is read no further until one is done, so a
+    client pipelining many big batches cannot make the daemon answer the surplus in one go
+    (holding the loop for all of them): the first reply is to one of the first four, the
+    ping behind all eight is read only once five have finished, and another client is served
+    all the while."""
+    me = os.getpid()
+    reqs = [("proc.status", {"procs": [me] * (20_000 + i), "fields": ["pid", "state"]})
+            for i in range(8)]
+    with daemon.client() as c, daemon.client() as other:
+        ids = c.send_many(reqs + [("ping", None)])
+        for _ in range(3):
+            assert other.call("ping") == "pong"
+        deadline = time.monotonic() + 240
+        while not all(i in c.replies for i in ids):
+            c._pump(deadline)  # pylint: disable=protected-access
+        order = list(c.replies)  # in the order they arrived
+        assert order[0] in ids[:4], order
+        assert order.index(ids[-1]) >= 5, order
+        assert c.reply(ids[-1]) == "pong"
+        for i, msgid in enumerate(ids[:-1]):
+            entries = c.reply(msgid)
+            assert len(entries) == 20_000 + i
+            assert entries[-1] == {"pid": me, "state": entries[-1]["state"]}
+        assert other.call("ping") == "pong"
 
 
 def test_client_leaving_mid_batch(daemon):
