@@ -28,7 +28,19 @@ struct member {
 	struct sku_killtree *kt;
 	pid_t pid;
 	uint64_t start_time;
-	bool gone; /* exited, vanished, or not ours to wait for */
+	bool gone;       /* exited, vanished, or not ours to wait for */
+	unsigned walked; /* the last walk (kt->walk) that found it under another member */
+};
+
+/*
+ * Every process the tree walks have offered, once: each is judged once (member, or recorded
+ * in one of the lists) however many walks find it again. m is NULL for one not waited for.
+ */
+struct known {
+	struct sku_hnode node; /* in kt->known, key = sku_ident_key(pid, start_time) */
+	pid_t pid;
+	uint64_t start_time;
+	struct member *m;
 };
 
 enum phase { PHASE_GRACE, PHASE_KILLED, PHASE_DONE };
@@ -39,7 +51,10 @@ struct sku_killtree {
 	struct sku_killtree_req req;
 	struct member **m; /* owned, each member too */
 	size_t n, cap;
-	size_t alive; /* members not gone */
+	size_t alive;          /* members not gone */
+	struct sku_htab known; /* of struct known, owned */
+	unsigned walk;         /* walks of the tree so far */
+	uint64_t root_start;
 	struct pidlist signalled, killed, already_gone, denied;
 	uv_timer_t timer;
 	enum phase phase;
@@ -63,12 +78,16 @@ static int pl_push(struct pidlist *l, pid_t pid)
 	return 0;
 }
 
-static bool is_member(const struct sku_killtree *kt, pid_t pid)
+static struct known *find_known(const struct sku_killtree *kt, pid_t pid, uint64_t start_time)
 {
-	for (size_t i = 0; i < kt->n; i++)
-		if (kt->m[i]->pid == pid)
-			return true;
-	return false;
+	for (struct sku_hnode *n = sku_htab_first(&kt->known, sku_ident_key(pid, start_time)); n;
+	     n = sku_htab_next(n)) {
+		struct known *k = sku_container_of(n, struct known, node);
+
+		if (k->pid == pid && k->start_time == start_time)
+			return k;
+	}
+	return NULL;
 }
 
 static void finish(struct sku_killtree *kt)
@@ -113,10 +132,10 @@ static int skipped(struct pidlist *l, pid_t pid)
 }
 
 /*
- * Add pid (pinned by a lookup) as a member. Returns 0 when added, 1 when it was skipped (gone,
- * reused, zombie, or not ours: recorded in the lists), or a negative errno.
+ * Add pid (pinned by a lookup) as a member (*ret_m). Returns 0 when added, 1 when it was
+ * skipped (gone, reused, zombie, or not ours: recorded in the lists), or a negative errno.
  */
-static int add_member(struct sku_killtree *kt, const struct sku_ident *id)
+static int judge(struct sku_killtree *kt, const struct sku_ident *id, struct member **ret_m)
 {
 	struct sku_pinfo pi;
 	struct member *m;
@@ -162,11 +181,41 @@ static int add_member(struct sku_killtree *kt, const struct sku_ident *id)
 		return r;
 	}
 	kt->m[kt->n++] = m;
+	*ret_m = m;
 	if (r == 1) {
 		m->gone = true;
 		return skipped(&kt->already_gone, id->pid);
 	}
 	kt->alive++;
+	return 0;
+}
+
+/*
+ * Judge (pid, start_time) unless a walk offered it before. 0 or a negative errno; *ret_m is
+ * its member, or NULL when it is not waited for.
+ */
+static int add_member(struct sku_killtree *kt, const struct sku_ident *id, struct member **ret_m)
+{
+	struct known *k = find_known(kt, id->pid, id->start_time);
+	int r;
+
+	*ret_m = NULL;
+	if (k) {
+		*ret_m = k->m;
+		return 0;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	r = judge(kt, id, ret_m);
+	if (r < 0) {
+		free(k);
+		return r;
+	}
+	k->pid = id->pid;
+	k->start_time = id->start_time;
+	k->m = *ret_m;
+	sku_htab_insert(&kt->known, &k->node, sku_ident_key(id->pid, id->start_time));
 	return 0;
 }
 
@@ -190,15 +239,17 @@ static int signal_member(struct sku_killtree *kt, struct member *m, int sig, str
 	return pl_push(&kt->denied, m->pid);
 }
 
-/* Add the descendants of root (a member or the root), pinned, in tree order. */
-static int add_descendants(struct sku_killtree *kt, const struct sku_procent *root,
-                           size_t *ret_first)
+/*
+ * Add the descendants of root (a member, or the root when it is not one), pinned, in tree
+ * order. Members found under it are marked as walked in this walk (kt->walk): their own
+ * subtrees were part of it.
+ */
+static int add_descendants(struct sku_killtree *kt, const struct sku_procent *root)
 {
 	struct sku_procent *desc;
 	size_t ndesc;
 	int r;
 
-	*ret_first = kt->n;
 	r = sku_tree_children(root, true, &desc, &ndesc);
 	/* A root that is gone has no descendants left: the kernel gave them to a reaper. */
 	if (r == -ESRCH)
@@ -206,9 +257,11 @@ static int add_descendants(struct sku_killtree *kt, const struct sku_procent *ro
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ndesc && r >= 0; i++) {
-		if (is_member(kt, desc[i].pid))
-			continue;
-		r = add_member(kt, &(struct sku_ident){desc[i].pid, true, desc[i].start_time});
+		struct member *m;
+
+		r = add_member(kt, &(struct sku_ident){desc[i].pid, true, desc[i].start_time}, &m);
+		if (r == 0 && m)
+			m->walked = kt->walk;
 	}
 	free(desc);
 	return r < 0 ? r : 0;
@@ -222,14 +275,21 @@ static void on_timer(uv_timer_t *t)
 		finish(kt);
 		return;
 	}
-	/* Children forked during the grace period are taken along. */
-	for (size_t i = 0, n = kt->n; i < n; i++) {
+	/*
+	 * Children forked during the grace period are taken along: a walk from the root, then
+	 * from each member it did not reach (its parent died: it went to a reaper, outside the
+	 * root's subtree). Members join in tree order, so most are reached by an earlier walk.
+	 */
+	kt->walk++;
+	if (!kt->req.include_root)
+		(void)add_descendants(kt,
+		                      &(struct sku_procent){kt->req.root.pid, 0, kt->root_start});
+	for (size_t i = 0; i < kt->n; i++) {
 		struct member *m = kt->m[i];
-		size_t first;
 
-		if (m->gone)
+		if (m->gone || m->walked == kt->walk)
 			continue;
-		(void)add_descendants(kt, &(struct sku_procent){m->pid, 0, m->start_time}, &first);
+		(void)add_descendants(kt, &(struct sku_procent){m->pid, 0, m->start_time});
 	}
 	for (size_t i = 0; i < kt->n; i++)
 		if (!kt->m[i]->gone)
@@ -261,6 +321,15 @@ void sku_killtree_free(struct sku_killtree *kt)
 		free(kt->m[i]);
 	}
 	free(kt->m);
+	for (size_t i = 0; i < kt->known.nbuckets; i++)
+		while (kt->known.buckets[i]) {
+			struct known *k =
+			        sku_container_of(kt->known.buckets[i], struct known, node);
+
+			sku_htab_remove(&kt->known, &k->node);
+			free(k);
+		}
+	sku_htab_done(&kt->known);
 	free(kt->signalled.v);
 	free(kt->killed.v);
 	free(kt->already_gone.v);
@@ -280,7 +349,7 @@ int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *re
 {
 	struct sku_killtree *kt;
 	struct sku_pinfo pi;
-	size_t first;
+	struct member *m;
 	int r;
 
 	/* Judge the root before building anything: the errors are the caller's to report. */
@@ -303,11 +372,18 @@ int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *re
 		return -ENOMEM;
 	kt->pm = pm;
 	kt->req = *req;
+	kt->root_start = pi.start_time;
 	kt->done = done;
 	kt->ctx = ctx;
 	sku_list_init(&kt->link);
+	r = sku_htab_init(&kt->known, 16);
+	if (r < 0) {
+		free(kt);
+		return r;
+	}
 	r = uv_timer_init(pm->srv->loop, &kt->timer);
 	if (r < 0) {
+		sku_htab_done(&kt->known);
 		free(kt);
 		return r;
 	}
@@ -316,12 +392,11 @@ int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *re
 
 	/* Pin the whole tree first, then signal top-down. */
 	if (req->include_root) {
-		r = add_member(kt, &(struct sku_ident){req->root.pid, true, pi.start_time});
+		r = add_member(kt, &(struct sku_ident){req->root.pid, true, pi.start_time}, &m);
 		if (r < 0)
 			goto fail;
 	}
-	r = add_descendants(kt, &(struct sku_procent){req->root.pid, pi.ppid, pi.start_time},
-	                    &first);
+	r = add_descendants(kt, &(struct sku_procent){req->root.pid, pi.ppid, pi.start_time});
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < kt->n; i++) {

@@ -1,6 +1,7 @@
 """proc.children and proc.kill_tree on real process trees."""
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -160,3 +161,41 @@ def test_kill_tree_does_not_wait_for_unreaped_zombies(client, procs):
     assert res == {"signalled": [live.pid], "killed": [], "already_gone": [], "denied": []}
     assert time.monotonic() - t0 < 5, "waited for a zombie's grace period"
     assert state(live.pid) == "Z"
+
+
+def test_kill_tree_lists_each_process_once(client, procs):
+    """A zombie child of a root that outlives its grace period is offered again by the walk
+    that looks for children forked meanwhile: it is still listed once."""
+    p = procs.spawn(["perl", "-e", '$SIG{TERM} = "IGNORE"; $| = 1; my $k = fork; '
+                     'exit 3 unless $k; print "$k\\n"; sleep 100'], stdout=subprocess.PIPE,
+                    text=True)
+    kid = int(p.stdout.readline())
+    wait_for(lambda: state(kid) == "Z", what="zombie child")
+    res = client.call("proc.kill_tree", {"pid": p.pid, "grace_s": 0.3}, timeout=20)
+    assert res == {"signalled": [p.pid], "killed": [p.pid], "already_gone": [kid],
+                   "denied": []}, res
+
+
+def test_kill_tree_without_root_takes_children_forked_during_grace(client, procs):
+    """include_root: false spares the root, not what it forks while the tree is being
+    killed: a child born in the grace period is SIGKILLed with the survivors."""
+    script = ('$| = 1; my $x = fork; if (!$x) { $SIG{TERM} = "IGNORE"; sleep 100; exit } '
+              'print "$x\\n"; <STDIN>; my $y = fork; if (!$y) { sleep 100; exit } '
+              'print "$y\\n"; sleep 100')
+    p = procs.spawn(["perl", "-e", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    text=True)
+    first = int(p.stdout.readline())
+    wait_for(lambda: alive(first), what="first child")
+    msgid, ping = client.send_many([("proc.kill_tree", {"pid": p.pid, "grace_s": 1.5,
+                                                        "include_root": False}),
+                                    ("ping", None)])
+    # The tree was walked and signalled before the ping behind it was read: the first child
+    # ignores TERM, so the grace period runs, and the root forks again only now.
+    assert client.reply(ping) == "pong"
+    p.stdin.write("\n")
+    p.stdin.flush()
+    second = int(p.stdout.readline())
+    res = client.reply(msgid, timeout=30)
+    assert res["signalled"] == [first], res
+    assert sorted(res["killed"]) == sorted([first, second]), res
+    assert not alive(first) and not alive(second) and alive(p.pid)
