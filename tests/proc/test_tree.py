@@ -179,7 +179,8 @@ def test_kill_tree_lists_each_process_once(client, procs):
 def test_kill_tree_without_root_takes_children_forked_during_grace(client, procs):
     """include_root: false spares the root, not what it forks while the tree is being
     killed: a child born in the grace period is SIGKILLed with the survivors."""
-    script = ('$| = 1; my $x = fork; if (!$x) { $SIG{TERM} = "IGNORE"; sleep 100; exit } '
+    # TERM is ignored before the fork, so the first child ignores it from its first moment.
+    script = ('$| = 1; $SIG{TERM} = "IGNORE"; my $x = fork; if (!$x) { sleep 100; exit } '
               'print "$x\\n"; <STDIN>; my $y = fork; if (!$y) { sleep 100; exit } '
               'print "$y\\n"; sleep 100')
     p = procs.spawn(["perl", "-e", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
