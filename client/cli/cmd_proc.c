@@ -8,16 +8,15 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "skyutil/skyutil.h"
 
 #include "cli.h"
 #include "cli_json.h"
+#include "signame.h"
 
 struct proc_args {
 	struct cli_opts o;
@@ -31,42 +30,21 @@ struct proc_args {
 
 enum { OPT_NO_ROOT = 256 };
 
-/* The host's own numbers: the CLI and the daemon it asks share one kernel. */
-static const struct {
-	const char *name;
-	int num;
-} signals[] = {
-        {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-        {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-        {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-        {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-        {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-        {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-        {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-#ifdef SIGPWR
-        {"PWR", SIGPWR},
-#endif
-        {"SYS", SIGSYS},
-};
-
-/* "TERM", "SIGTERM", "term" or "15". */
+/* "TERM", "SIGTERM", "term", "RTMIN+3" or "15", as the daemon reads them (one kernel). */
 static int parse_signal(const char *s, int *ret)
 {
 	long long n;
+	int sig;
 
-	if (cli_parse_int(s, 1, 64, &n) == 0) {
+	if (cli_parse_int(s, 1, sku_signal_max(), &n) == 0) {
 		*ret = (int)n;
 		return 0;
 	}
-	if (!strncasecmp(s, "SIG", 3))
-		s += 3;
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
-		if (!strcasecmp(s, signals[i].name)) {
-			*ret = signals[i].num;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	sig = sku_signal_from_name(s, strlen(s));
+	if (sig < 0)
+		return sig;
+	*ret = sig;
+	return 0;
 }
 
 static int parse_grace(const char *s, double *ret)

@@ -1,8 +1,10 @@
 /*
- * signame.h - signal names as clients spell them ("TERM", "SIGTERM", "sigkill", "RTMIN+3").
+ * signame.h - signal names as clients spell them ("TERM", "SIGTERM", "sigkill", "RTMIN+3"):
+ * the daemon reads them off the wire, the CLI off its command line, both with the host's
+ * own numbers.
  */
-#ifndef SKU_PROC_SIGNAME_H
-#define SKU_PROC_SIGNAME_H
+#ifndef SKU_PROTO_SIGNAME_H
+#define SKU_PROTO_SIGNAME_H
 
 #include <stddef.h>
 
