@@ -21,6 +21,9 @@
 #define SKU_MAX_DEPTH           16            /* nesting of arrays/maps */
 #define SKU_MAX_BATCH_DEFAULT   200000        /* entries in one proc.status */
 
+/* The longest grace_s proc.kill_tree and proc.guard accept, in seconds. */
+#define SKU_GRACE_MAX_S 86400.0
+
 enum sku_msg_type {
 	SKU_MSG_REQUEST = 0,
 	SKU_MSG_RESPONSE = 1,

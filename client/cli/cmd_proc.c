@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "signame.h"
+#include "sku_proto.h"
 
 struct proc_args {
 	struct cli_opts o;
@@ -54,7 +55,7 @@ static int parse_grace(const char *s, double *ret)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || !*s || *end || !isfinite(v) || v < 0 || v > 86400.0 * 365)
+	if (errno || !*s || *end || !isfinite(v) || v < 0 || v > SKU_GRACE_MAX_S)
 		return -EINVAL;
 	*ret = v;
 	return 0;
@@ -292,10 +293,11 @@ static int report_exit(const struct proc_args *a, const struct skyutil_exit *e)
 	int rc;
 
 	if (a->o.json) {
-		j = json_pack("{sI so so sb sf so}", "pid", (json_int_t)e->pid, "exit_code",
+		j = json_pack("{sI so so sb so so}", "pid", (json_int_t)e->pid, "exit_code",
 		              e->exit_code >= 0 ? json_integer(e->exit_code) : json_null(),
 		              "signal", e->signal > 0 ? json_integer(e->signal) : json_null(),
-		              "core_dumped", e->core_dumped, "exited_at", e->exited_at, "reason",
+		              "core_dumped", e->core_dumped, "exited_at",
+		              e->exited_at > 0 ? json_real(e->exited_at) : json_null(), "reason",
 		              *e->reason ? json_string(e->reason) : json_null());
 		if (!j)
 			return cli_fail("wait", -ENOMEM);
@@ -309,7 +311,7 @@ static int report_exit(const struct proc_args *a, const struct skyutil_exit *e)
 		printf("signal %" PRId64 "%s\n", e->signal, e->core_dumped ? " (core dumped)" : "");
 	}
 	if (e->exit_code < 0 && e->signal <= 0) {
-		fprintf(stderr, "skyutil: wait: process %" PRId64 " ended, exit code unknown%s%s\n",
+		fprintf(stderr, "skyutil: wait: process %" PRId64 ": exit code unknown%s%s\n",
 		        e->pid, *e->reason ? ": " : "", e->reason);
 		return CLI_FALSE;
 	}
@@ -344,7 +346,10 @@ static int run_wait(const struct cli_opts *opts, skyutil_client *client, int arg
 		                          .start_time = st.start_time,
 		                          .exit_code = st.exit_code,
 		                          .signal = st.signal};
-		snprintf(e.reason, sizeof(e.reason), "not running when watched");
+		snprintf(e.reason, sizeof(e.reason), "%s",
+		         st.state == SKYUTIL_PROC_GONE && st.exit_code < 0 && st.signal <= 0
+		                 ? "no such process (ended before it was watched, or never was)"
+		                 : "not running when watched");
 		return report_exit(&a, &e);
 	}
 	rc = skyutil_proc_wait(client, watch_id, -1, &e);

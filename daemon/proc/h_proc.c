@@ -16,7 +16,6 @@
 #include "signame.h"
 
 #define GRACE_DEFAULT_S 10.0
-#define GRACE_MAX_S     86400.0
 
 static struct sku_procmod *module(struct sku_call *call)
 {
@@ -115,9 +114,9 @@ static int parse_grace(struct sku_call *call, const msgpack_object *o, double *r
 	*ret = GRACE_DEFAULT_S;
 	if (!o)
 		return 0;
-	if (sku_obj_double(o, ret) < 0 || !(*ret >= 0 && *ret <= GRACE_MAX_S))
+	if (sku_obj_double(o, ret) < 0 || !(*ret >= 0 && *ret <= SKU_GRACE_MAX_S))
 		return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
-		                      "grace_s must be between 0 and %.0f", GRACE_MAX_S);
+		                      "grace_s must be between 0 and %.0f", SKU_GRACE_MAX_S);
 	return 0;
 }
 
@@ -465,8 +464,6 @@ static int h_unguard(struct sku_call *call, const msgpack_object *const *argv)
 
 	if (sku_obj_int64(argv[0], &id) == 0 && id > 0)
 		r = sku_guard_remove(module(call), (uint64_t)id, &call->peer);
-	if (r == -EPERM)
-		return errno_error(call, r, "proc.unguard");
 	if (r < 0)
 		return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT, "no such guard");
 	msgpack_pack_true(&call->pk);

@@ -1,6 +1,7 @@
 """The skyutil CLI: exit codes, human and --json output, `call` with JSON arguments."""
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -231,6 +232,53 @@ def test_wait_exit_code_and_signal(skyutil_bin, daemon, sky):
     assert w.returncode == 128 + signal.SIGTERM
     e = json.loads(out)
     assert e["signal"] == signal.SIGTERM and e["exit_code"] is None
+    assert e["exited_at"] > time.time() - 60
+
+
+def wait_until(pred, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def _watches(sky):
+    text = json.loads(sky("call", "daemon.metrics").stdout)
+    return int(re.search(r"^skyutild_watches (\d+)$", text, re.M).group(1))
+
+
+def test_wait_for_a_process_already_gone(skyutil_bin, daemon, sky):
+    needs(sky, "proc.watch")
+    # A pid nobody has: no exit code to give, said as such (not "ended"); exit status 1.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    r = sky("--json", "wait", str(gone.pid))
+    assert r.returncode == 1
+    e = json.loads(r.stdout)
+    assert e["exit_code"] is None and e["exited_at"] is None, e
+    assert e["reason"].startswith("no such process"), e
+    assert "exit code unknown: no such process" in r.stderr
+
+    # An exit the daemon remembers (it watched the process): the code, at once.
+    child = subprocess.Popen(["sh", "-c", "read x; exit 6"], stdin=subprocess.PIPE)
+    before = _watches(sky)
+    w = subprocess.Popen([skyutil_bin, "--socket", daemon, "wait", str(child.pid)],
+                         stdout=subprocess.PIPE, text=True)
+    wait_until(lambda: _watches(sky) > before, "the wait's watch")
+    child.stdin.close()
+    child.wait()
+    assert w.wait(20) == 6
+    w.stdout.close()
+    r = sky("--json", "wait", str(child.pid))
+    assert r.returncode == 6, r.stderr
+    assert json.loads(r.stdout)["exit_code"] == 6
+
+
+def test_grace_beyond_the_protocol_limit_is_a_usage_error(sky):
+    r = sky("kill-tree", str(os.getpid()), "--grace", "86401")
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = sky("guard", "--watch", "1", "--kill", str(os.getpid()), "--grace", "1e9")
+    assert r.returncode == 2
 
 
 def test_children(sky):
