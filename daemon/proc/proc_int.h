@@ -374,7 +374,7 @@ struct sku_guard_req {
 /* 0 and *ret_id; *ret_fired when watch had already ended (target's tree is being killed). */
 int sku_guard_add(struct sku_procmod *pm, const struct sku_guard_req *req, uint64_t *ret_id,
                   bool *ret_fired);
-/* 0, -ENOENT, -EPERM (neither root nor the guard's creator). */
+/* 0, or -ENOENT (no such guard, or not one the peer created and the peer is not root). */
 int sku_guard_remove(struct sku_procmod *pm, uint64_t id, const struct sku_peer *peer);
 /* Pack the guards peer may see (all for root, its own otherwise) as an array. */
 void sku_guard_pack_list(struct sku_procmod *pm, msgpack_packer *pk, const struct sku_peer *peer);
