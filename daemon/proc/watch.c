@@ -22,8 +22,12 @@
 #define ZOMBIE_GRACE_NS (3ULL * 1000000000ULL)
 
 static const char reason_not_reaped[] = "exited, but its parent has not reaped it";
+#ifdef __linux__
 static const char reason_unsupported[] =
         "the kernel does not report the exit status of a non-child (needs Linux 6.15)";
+#else
+static const char reason_unsupported[] = "the kernel did not report the exit status";
+#endif
 static const char reason_unavailable[] = "exit status unavailable";
 
 static struct sku_wproc *find(struct sku_procmod *pm, pid_t pid, uint64_t start_time)
