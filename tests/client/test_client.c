@@ -918,6 +918,20 @@ static void test_proc_real(void **state)
 	assert_int_equal(w2, 0);
 	assert_false(st[0].alive);
 
+	/* Unwatched: no event for that watch once the process ends; a second unwatch is refused. */
+	p2 = spawn_waiting_child(0, &wfd2);
+	assert_int_equal(skyutil_proc_watch(c, (struct skyutil_proc_id){p2, -1}, 5000, &w2, NULL),
+	                 0);
+	assert_true(w2 > 0);
+	assert_int_equal(skyutil_proc_unwatch(c, w2, 5000), 0);
+	assert_int_equal(skyutil_proc_unwatch(c, w2, 5000),
+	                 SKYUTIL_EREMOTE(SKYUTIL_ERR_INVALID_ARGUMENT));
+	assert_int_equal(skyutil_proc_unwatch(c, 0, 5000), -EINVAL);
+	kill(p2, SIGKILL);
+	waitpid(p2, NULL, 0);
+	close(wfd2);
+	assert_int_equal(skyutil_proc_wait(c, w2, 300, &e), -ETIMEDOUT);
+
 	/* Exit events through the fd and the callback. */
 	p2 = spawn_waiting_child(0, &wfd2);
 	assert_int_equal(skyutil_proc_watch(c, (struct skyutil_proc_id){p2, -1}, 5000, &w2, NULL),
