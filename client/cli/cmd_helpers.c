@@ -267,8 +267,9 @@ static int run_parallel_threads(const struct cli_opts *opts, skyutil_client *cli
 		struct skyutil_facts facts;
 
 		if (skyutil_client_open(opts->socket, opts->timeout_ms, &c) == 0 &&
-		    skyutil_facts_get(c, 0, opts->timeout_ms, &facts) == 0 && facts.cpu_count > 0) {
-			cpu_count = facts.cpu_count;
+		    skyutil_facts_get(c, 0, opts->timeout_ms, &facts) == 0 &&
+		    facts.cpu_count_floor > 0) {
+			cpu_count = facts.cpu_count_floor; /* what get_cpu_count() answers */
 			source = "daemon";
 		} else {
 			cpu_count = local_cpu_count();

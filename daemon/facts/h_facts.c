@@ -127,7 +127,8 @@ static int h_parallel_threads(struct sku_call *call, const msgpack_object *const
 	r = caller_facts(call, &d, &p);
 	if (r < 0)
 		return r;
-	return msgpack_pack_int64(&call->pk, sku_parallel_threads(d.cpu_count, cloud, cloud_len))
+	return msgpack_pack_int64(&call->pk,
+	                          sku_parallel_threads(d.cpu_count_floor, cloud, cloud_len))
 	               ? -ENOMEM
 	               : 0;
 }
@@ -148,9 +149,9 @@ static int h_max_workers(struct sku_call *call, const msgpack_object *const *arg
 	r = caller_facts(call, &d, &p);
 	if (r < 0)
 		return r;
-	r = msgpack_pack_int64(
-	        &call->pk, sku_max_workers(p.nofile_soft, fds,
-	                                   sku_parallel_threads(d.cpu_count, cloud, cloud_len)));
+	r = msgpack_pack_int64(&call->pk, sku_max_workers(p.nofile_soft, fds,
+	                                                  sku_parallel_threads(d.cpu_count_floor,
+	                                                                       cloud, cloud_len)));
 	return r ? -ENOMEM : 0;
 }
 

@@ -138,6 +138,8 @@ class HelperCli(unittest.TestCase):
             if doc['cpu_source'] != 'daemon':
                 self.skipTest('daemon does not answer facts.get yet')
             self.assertEqual(doc['threads'], max(4, doc['cpu_count'] - 1))
+            facts = json.loads(run('--json', 'facts', socket_path=sock).stdout)
+            self.assertEqual(doc['cpu_count'], facts['cpu_count_floor'])
         finally:
             proc.terminate()
             proc.wait(timeout=10)

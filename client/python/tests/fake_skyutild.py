@@ -344,7 +344,7 @@ class Server:
     def m_facts_parallel_threads(self, conn, args, _):
         cloud = args.get('cloud')
         mult = 4 if cloud and cloud.lower() == 'kubernetes' else 1
-        return max(4, self._facts(conn)['cpu_count'] - 1) * mult
+        return max(4, self._facts(conn)['cpu_count_floor'] - 1) * mult
 
     def m_facts_max_workers_for_file_mounts(self, conn, args, method):
         threads = self.m_facts_parallel_threads(conn, args, method)

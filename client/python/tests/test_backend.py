@@ -51,7 +51,7 @@ def test_daemon_backend_serves_facts(daemon, use_daemon):
         facts = client.facts()
     assert skyutil.get_cpu_count() == facts['cpu_count_floor']
     assert skyutil.get_mem_size_gb() == facts['mem_effective_bytes'] / 1024**3
-    assert skyutil.get_parallel_threads() == max(4, facts['cpu_count'] - 1)
+    assert skyutil.get_parallel_threads() == max(4, facts['cpu_count_floor'] - 1)
 
 
 def test_backend_info_reports_env_overrides(monkeypatch):
