@@ -91,8 +91,8 @@ int sku_guard_add(struct sku_procmod *pm, const struct sku_guard_req *req, uint6
 		sku_pidref_close(tref);
 		return strcmp(tpi.state, "reused") == 0 ? -ESTALE : -ESRCH;
 	}
-	/* The daemon never arms a kill of itself, whoever asks. */
-	if (req->target.pid == getpid() ||
+	/* The daemon never arms a kill of itself, nor of init's tree unless init asks. */
+	if (req->target.pid == getpid() || (req->target.pid == 1 && req->auth.pid != 1) ||
 	    !sku_proc_may_access(&req->auth, tpi.has_uid ? tpi.uid : (uid_t)-1)) {
 		sku_pidref_close(tref);
 		return -EPERM;

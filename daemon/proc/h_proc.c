@@ -120,6 +120,20 @@ static int parse_grace(struct sku_call *call, const msgpack_object *o, double *r
 	return 0;
 }
 
+/*
+ * The tree of pid 1 is every process of its PID namespace, and a root caller is allowed
+ * everything else: one mistyped pid must not take the whole machine (or container) down.
+ * Only init itself may (a container's init killing its own children).
+ */
+static int refuse_init(struct sku_call *call, const char *what, pid_t pid)
+{
+	if (pid != 1 || call->peer.pid == 1)
+		return 0;
+	return sku_call_error(call, SKU_ERR_PERMISSION_DENIED,
+	                      "%s: pid 1 (init) is never signalled: its tree is every process",
+	                      what);
+}
+
 /* A non-root user at --max-user-watches or --max-user-guards (quota.c). */
 static int quota_error(struct sku_call *call, const char *what, const char *kind, unsigned limit)
 {
@@ -392,6 +406,9 @@ static int h_kill_tree(struct sku_call *call, const msgpack_object *const *argv)
 		return r;
 	if (argv[4])
 		req.include_root = argv[4]->via.boolean;
+	r = refuse_init(call, "proc.kill_tree", req.root.pid);
+	if (r < 0)
+		return r;
 	r = sku_killtree_start(module(call), &req, kill_done, call, &kt);
 	if (r == -ESRCH) {
 		/* Killing what is already dead succeeds: the caller's goal holds. */
@@ -437,6 +454,8 @@ static int h_guard(struct sku_call *call, const msgpack_object *const *argv)
 		r = parse_grace(call, argv[2], &req.grace_s);
 	if (r == 0)
 		r = parse_signal(call, argv[3], &req.sig);
+	if (r == 0)
+		r = refuse_init(call, "proc.guard", req.target.pid);
 	if (r < 0)
 		return r;
 	r = sku_guard_add(module(call), &req, &id, &fired);

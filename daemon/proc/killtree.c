@@ -360,8 +360,11 @@ int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *re
 		return -ESTALE;
 	if (!pi.alive)
 		return -ESRCH;
-	/* Whoever asks, the daemon does not kill itself (inside a tree it is skipped: denied). */
-	if (req->root.pid == getpid() ||
+	/*
+	 * Whoever asks, the daemon does not kill itself (inside a tree it is skipped: denied),
+	 * nor init's tree unless init asks (h_proc.c says why to callers).
+	 */
+	if (req->root.pid == getpid() || (req->root.pid == 1 && req->auth.pid != 1) ||
 	    !sku_proc_may_access(&req->auth, pi.has_uid ? pi.uid : (uid_t)-1))
 		return -EPERM;
 	if (pm->stopping)

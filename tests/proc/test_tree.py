@@ -1,12 +1,13 @@
 """proc.children and proc.kill_tree on real process trees."""
 import os
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import RpcError, start_time, state, wait_for
+from conftest import HERE, PY, RpcError, start_time, state, wait_for
 
 
 def alive(pid):
@@ -200,3 +201,19 @@ def test_kill_tree_without_root_takes_children_forked_during_grace(client, procs
     assert res["signalled"] == [first], res
     assert sorted(res["killed"]) == sorted([first, second]), res
     assert not alive(first) and not alive(second) and alive(p.pid)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a pid namespace")
+@pytest.mark.parametrize("mode", ["other", "init"])
+def test_init_is_never_killed_nor_guarded_but_by_itself(mode):
+    """In a pid namespace of its own, so that a regression could not reach the machine."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare (util-linux) is not installed")
+    script = [PY, os.path.join(HERE, "init_scenario.py"), mode]
+    if mode == "other":  # a shell is init, the scenario its child
+        script = ["sh", "-c", '"$@"; echo "exit=$?"', "sh"] + script
+    r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc"] + script,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "OK", r.stdout + r.stderr
+    if mode == "other":
+        assert r.stdout.splitlines()[-1] == "exit=0", r.stdout + r.stderr

@@ -121,10 +121,15 @@ def kill_tree(pid: int, start_time: Optional[int] = None,
     we may not signal raises ``PermissionDenied`` before anything is
     signalled; a descendant we may not signal is left alone and listed in
     ``denied``, and the rest of the tree is still killed (as the daemon).
+    pid 1 raises ``PermissionDenied`` unless this process is pid 1.
     """
     root = _proc_py.read_stat(pid)
     if root is None:
         raise errors.NoSuchProcess(f'no process {pid}')
+    if pid == 1 and os.getpid() != 1:
+        # As the daemon: init's tree is every process; only init may kill it.
+        raise errors.PermissionDenied(
+            'pid 1 (init) is never signalled: its tree is every process')
     if start_time is not None and root.start_time != start_time:
         raise errors.PidReused(f'pid {pid} has start_time '
                                f'{root.start_time}, not {start_time}')

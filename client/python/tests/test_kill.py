@@ -11,6 +11,7 @@ skyutil kills everything else first, then raises ``PermissionError``.
 import json
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
@@ -289,3 +290,39 @@ def test_stopped_process_is_continued_and_terminated(backend, monkeypatch):
     skyutil.kill_children_processes([child.pid])
     assert time.monotonic() - start < 3
     assert child.wait(5) == -signal.SIGTERM
+
+
+_KILLS_INIT = textwrap.dedent('''
+    import json, os, subprocess, sys
+    import skyutil
+    sibling = subprocess.Popen(['sleep', '1000'])
+    out = {'pid': os.getpid()}
+    try:
+        skyutil.kill_children_processes([1])
+    except skyutil.PermissionDenied as exc:
+        out.update(error='PermissionDenied', pids=exc.pids, message=str(exc))
+    out['sibling_alive'] = sibling.poll() is None
+    sibling.kill()
+    print(json.dumps(out))
+''')
+
+
+@needs_root
+def test_init_is_not_killed():
+    """kill_children_processes([1]) would signal every process (upstream does):
+    refused unless the caller is init. Run in a pid namespace of its own, under
+    a shell as its init, so that a regression could reach nothing else."""
+    if not shutil.which('unshare'):
+        pytest.skip('unshare (util-linux) is not installed')
+    env = _caller_env(None)
+    r = subprocess.run(
+        ['unshare', '--pid', '--fork', '--mount-proc', 'sh', '-c',
+         f'"{sys.executable}" -c "$1"; echo "exit=$?"', 'sh', _KILLS_INIT],
+        env=env, capture_output=True, text=True, timeout=60)
+    lines = r.stdout.splitlines()
+    assert lines and lines[-1] == 'exit=0', r.stdout + r.stderr
+    report = json.loads(lines[0])
+    assert report['pid'] != 1
+    assert report['error'] == 'PermissionDenied', report
+    assert report['pids'] == [1] and 'pid 1' in report['message'], report
+    assert report['sibling_alive'], report
