@@ -125,11 +125,17 @@ def _pure_rows(py, g) -> List[Dict]:
         pure_med, pure_p99 = _s(py[f'pure_{ours}'])
         mine, theirs = vals[f'skyutil_{ours}'], vals[f'pure_{ours}']
         agree = 'same' if mine == theirs else 'DIFFERENT'
+        fallback = py.get(f'fallback_{ours}')
+        kept = ''
+        if fallback:
+            fb_med = fallback['median_ns']
+            kept = (f'; without a daemon skyutil keeps the pure answer 1 s (up to 1 s '
+                    f'stale): {fmt("ns", fb_med)}, {fb_med / med:.2g}x ours')
         rows.append(_row(rid, g, f'{fn}(), Python skyutil with the daemon (cached)', 'ns',
                          med, p99, 'skyutil pure-Python path, computed per call', pure_med,
                          '>= 10x pure-Python path', pure_med >= 10 * med,
                          f'pure path p99 {fmt("ns", pure_p99)}; answers {agree}: '
-                         f'{mine:g} / {theirs:g} {unit}'))
+                         f'{mine:g} / {theirs:g} {unit}{kept}'))
     return rows
 
 
