@@ -107,14 +107,39 @@ def parallel_threads_for(cpu_count: int, cloud_str: Optional[str]) -> int:
     return max(4, cpu_count - 1) * multiplier
 
 
+_bad_cpu_limit_warned = False
+
+
+def _cpu_count_for_threads() -> int:
+    """:func:`get_cpu_count`, but an unparsable ``SKYPILOT_POD_CPU_CORE_LIMIT``
+    is ignored (with one warning) instead of raised.
+
+    Upstream's thread helpers never read that variable, so they cannot fail
+    on it, and SkyPilot calls them at import time: a typo in the variable
+    must not break the import.
+    """
+    global _bad_cpu_limit_warned
+    try:
+        return get_cpu_count()
+    except (ValueError, OverflowError):
+        if not _bad_cpu_limit_warned:
+            _bad_cpu_limit_warned = True
+            logger.warning(
+                'skyutil: ignoring SKYPILOT_POD_CPU_CORE_LIMIT=%r for the '
+                'thread count: not a number of CPUs',
+                _getenv('SKYPILOT_POD_CPU_CORE_LIMIT'))
+        return _backend.facts()['cpu_count_floor']
+
+
 def get_parallel_threads(cloud_str: Optional[str] = None) -> int:
     """Thread-pool size for parallel cloud operations.
 
     Upstream counts the host's CPUs (``os.cpu_count()``); this counts the
     CPUs of :func:`get_cpu_count`, so a 2-CPU pod on a 64-core node gets 4
-    threads, not 63.
+    threads, not 63. Never raises for a bad ``SKYPILOT_POD_CPU_CORE_LIMIT``
+    (upstream does not read it): the variable is then ignored.
     """
-    return parallel_threads_for(get_cpu_count(), cloud_str)
+    return parallel_threads_for(_cpu_count_for_threads(), cloud_str)
 
 
 def max_workers_for(nofile_soft: Optional[int], fds_per_source: int,
@@ -156,7 +181,7 @@ def get_max_workers_for_file_mounts(common_file_mounts: Dict[str, str],
         _fd_limit_warning_shown = True
     workers = max_workers_for(None if unlimited else soft,
                               fds_per_source(common_file_mounts),
-                              get_cpu_count(), cloud_str)
+                              _cpu_count_for_threads(), cloud_str)
     logger.debug(f'Using {workers} workers for file mounts.')
     return workers
 

@@ -75,6 +75,8 @@ def test_env_overrides_apply_with_daemon(daemon, use_daemon, monkeypatch):
     assert skyutil.get_cpu_count() == 5
     assert skyutil.get_mem_size_gb() == 1.5
     assert skyutil.get_parallel_threads() == 4
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', 'five')  # ignored by threads
+    assert skyutil.get_parallel_threads() == max(4, _backend.facts()['cpu_count_floor'] - 1)
 
 
 # -------------------------------------------------------------- cache

@@ -87,6 +87,27 @@ def test_parallel_threads_follow_cpu_override(monkeypatch):
     assert skyutil.get_parallel_threads('kubernetes') == 60
 
 
+@pytest.mark.parametrize('value', ['two', '', 'nan', 'inf', '-inf'])
+def test_thread_helpers_ignore_a_bad_cpu_override(monkeypatch, caplog, value):
+    """Upstream's thread helpers never read the variable, so never fail on it
+    (SkyPilot calls them at import time): a bad value is ignored, with one
+    warning, while get_cpu_count() itself raises as upstream."""
+    monkeypatch.setattr(helpers, '_bad_cpu_limit_warned', False)
+    monkeypatch.delenv('SKYPILOT_POD_CPU_CORE_LIMIT', raising=False)
+    expected = (skyutil.get_parallel_threads('kubernetes'),
+                skyutil.get_max_workers_for_file_mounts({}))
+    monkeypatch.setenv('SKYPILOT_POD_CPU_CORE_LIMIT', value)
+    with pytest.raises((ValueError, OverflowError)):
+        skyutil.get_cpu_count()
+    with caplog.at_level(logging.WARNING, logger='skyutil'):
+        for _ in range(3):
+            assert skyutil.get_parallel_threads('kubernetes') == expected[0]
+            assert skyutil.get_max_workers_for_file_mounts({}) == expected[1]
+    ignored = [r for r in caplog.records if 'ignoring SKYPILOT_POD_CPU_CORE_LIMIT' in
+               r.getMessage()]
+    assert len(ignored) == 1
+
+
 @pytest.fixture
 def nofile():
     """Sets the soft RLIMIT_NOFILE for one test, restoring it after."""
