@@ -210,3 +210,40 @@ def test_cpu_count_rounds_like_upstream(tmp_path, monkeypatch, version, quota,
     # The daemon's cpu_count (what a process may use) rounds up instead.
     if quota is not None and quota % 100000:
         assert facts['cpu_count'] == min(16, -(-quota // 100000))
+
+
+def _upstream_mem_size_gb(root):
+    """Upstream's get_mem_size_gb (bench/skypilot_baseline._mem_size_gb) on a
+    fake root: min(MemTotal, limit) from the cgroup file at the mount."""
+    with open(os.path.join(root, 'proc/meminfo'), encoding='utf-8') as f:
+        total = int(f.read().split()[1]) * 1024
+    cgroup = os.path.join(root, 'sys/fs/cgroup')
+    if os.path.isfile(os.path.join(cgroup, 'cgroup.controllers')):
+        path = os.path.join(cgroup, 'memory.max')
+    else:
+        path = os.path.join(cgroup, 'memory/memory.limit_in_bytes')
+    with open(path, encoding='utf-8') as f:
+        value = f.read().strip()
+    limit = None if value == 'max' or not value or int(value) <= 0 else int(value)
+    return (total if limit is None else min(total, limit)) / GIB
+
+
+@pytest.mark.parametrize('version', [1, 2])
+@pytest.mark.parametrize('limit', [None, GIB // 2, 3 * GIB, 1536 * 1024**2 + 4096,
+                                   128 * GIB])
+def test_mem_size_like_upstream(tmp_path, monkeypatch, version, limit):
+    """get_mem_size_gb gives upstream's answer on the cgroup at the mount:
+    min(MemTotal, limit), unlimited and over-MemTotal limits included (a
+    v1 "unlimited" is a huge page-aligned number, not "max")."""
+    from test_facts_py import docker_v1, v2  # pylint: disable=import-outside-toplevel
+    if version == 2:
+        tree = v2(tmp_path)
+        tree.write('/sys/fs/cgroup/memory.max', f'{"max" if limit is None else limit}\n')
+    else:
+        tree = docker_v1(tmp_path)
+        tree.write('/sys/fs/cgroup/memory/memory.limit_in_bytes',
+                   f'{9223372036854771712 if limit is None else limit}\n')
+    facts = tree.facts()
+    monkeypatch.setattr(skyutil.helpers._backend, 'facts', lambda: facts)
+    assert skyutil.get_mem_size_gb() == _upstream_mem_size_gb(str(tmp_path))
+    assert skyutil.get_mem_size_gb() == min(64 * GIB, limit or 64 * GIB) / GIB
