@@ -485,6 +485,50 @@ static int run_unguard(const struct cli_opts *opts, skyutil_client *client, int 
 	return CLI_OK;
 }
 
+/* "PID:START" of a {pid, start_time} member of a guard, or "-". */
+static void print_ident(const json_t *id, int width)
+{
+	const json_t *pid = json_object_get(id, "pid"), *st = json_object_get(id, "start_time");
+	char buf[64] = "-";
+
+	if (json_is_integer(pid) && json_is_integer(st))
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT,
+		         json_integer_value(pid), json_integer_value(st));
+	printf("%-*s", width, buf);
+}
+
+static int run_guards(const struct cli_opts *opts, skyutil_client *client, int argc, char **argv)
+{
+	struct proc_args a;
+	json_t *j, *e;
+	size_t i;
+	int rc;
+
+	if (parse(opts, argc, argv, &a) < 0 || argc != a.first)
+		return usage_of(argv);
+	rc = cli_call_json(&a.o, client, "proc.guards", NULL, 0, &j);
+	if (rc != CLI_OK)
+		return rc;
+	if (a.o.json || !json_is_array(j)) {
+		rc = cli_json_print(j);
+		json_decref(j);
+		return rc;
+	}
+	printf("%-10s%-24s%-24s%-8s%-7s%s\n", "ID", "WATCH", "KILL", "GRACE", "SIGNAL", "UID");
+	json_array_foreach(j, i, e)
+	{
+		print_cell(json_object_get(e, "guard_id"), 10);
+		print_ident(json_object_get(e, "watch"), 24);
+		print_ident(json_object_get(e, "target"), 24);
+		print_cell(json_object_get(e, "grace_s"), 8);
+		print_cell(json_object_get(e, "signal"), 7);
+		print_cell(json_object_get(e, "uid"), 0);
+		putchar('\n');
+	}
+	json_decref(j);
+	return fflush(stdout) == 0 ? CLI_OK : CLI_LOCAL;
+}
+
 const struct cli_cmd cli_proc_cmds[] = {
         {"alive", "PID[:START]...", "exit 0 when every process is alive, 1 otherwise", true,
          run_alive},
@@ -500,5 +544,7 @@ const struct cli_cmd cli_proc_cmds[] = {
          "when one process ends, kill another's tree; prints the guard id, or \"fired\"", true,
          run_guard},
         {"unguard", "ID", "remove a guard", true, run_unguard},
+        {"guards", "[--json]", "list the guards (root: everyone's; others: their own)", true,
+         run_guards},
         {NULL},
 };

@@ -21,7 +21,7 @@ _skyutil()
 	fi
 
 	local commands='ping hello call metrics facts cpu-count mem watch-facts alive status
-		wait children kill-tree guard unguard tail hash free-port parallel-threads'
+		wait children kill-tree guard unguard guards tail hash free-port parallel-threads'
 	local global_opts='--socket --json --timeout --help --version'
 
 	# The first non-option word (skipping the values of global options) is the command.
@@ -78,7 +78,7 @@ _skyutil()
 	hello) opts='--json' ;;
 	facts | cpu-count | mem) opts='--pid --json' ;;
 	watch-facts) opts='--count --json' ;;
-	status) opts='--json' ;;
+	status | guards) opts='--json' ;;
 	children) opts='--recursive' ;;
 	kill-tree) opts='--grace --signal --no-root' ;;
 	guard) opts='--watch --kill --grace --signal' ;;

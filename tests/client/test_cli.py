@@ -339,7 +339,15 @@ def test_guard_and_unguard(sky):
                 "--grace", "1")
         assert r.returncode == 0, r.stderr
         gid = int(r.stdout)
+        listed = json.loads(sky("--json", "guards").stdout)
+        mine = [g for g in listed if g["guard_id"] == gid]
+        assert len(mine) == 1 and mine[0]["watch"]["pid"] == watched.pid, listed
+        assert mine[0]["target"]["pid"] == target.pid and mine[0]["grace_s"] == 1.0
+        table = sky("guards").stdout.splitlines()
+        assert table[0].split() == ["ID", "WATCH", "KILL", "GRACE", "SIGNAL", "UID"]
+        assert any(line.split()[0] == str(gid) for line in table[1:])
         assert sky("unguard", str(gid)).returncode == 0
+        assert gid not in [g["guard_id"] for g in json.loads(sky("--json", "guards").stdout)]
         assert sky("unguard", str(gid)).returncode == 4
         assert sky("guard", "--watch", str(watched.pid)).returncode == 2
     finally:
