@@ -258,7 +258,7 @@ def kill_children_processes(parent_pids: Optional[Union[
         exc = errors.PermissionDenied(
             'not permitted to signal ' +
             ', '.join(f'pid {pid}' for pid in denied) +
-            '; every other process of the tree was killed')
+            '; the tree of a refused root is left alone, the rest was killed')
         exc.pids = denied
         raise exc
 
