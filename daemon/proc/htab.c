@@ -42,6 +42,23 @@ void sku_htab_done(struct sku_htab *t)
 	t->count = 0;
 }
 
+void sku_htab_drain(struct sku_htab *t, void (*free_node)(struct sku_hnode *n))
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct sku_hnode *e = t->buckets[i];
+
+		t->buckets[i] = NULL;
+		while (e) {
+			struct sku_hnode *next = e->next;
+
+			e->next = NULL;
+			free_node(e);
+			e = next;
+		}
+	}
+	sku_htab_done(t);
+}
+
 static void grow(struct sku_htab *t)
 {
 	size_t n = t->nbuckets * 2;

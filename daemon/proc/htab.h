@@ -26,6 +26,11 @@ struct sku_htab {
 int sku_htab_init(struct sku_htab *t, size_t initial);
 /* Frees the bucket array only; the nodes belong to their owners. */
 void sku_htab_done(struct sku_htab *t);
+/*
+ * Unlinks every node, handing each to free_node (which owns it from then on), then frees the
+ * bucket array: sku_htab_done() for a table whose nodes are its owner's to free.
+ */
+void sku_htab_drain(struct sku_htab *t, void (*free_node)(struct sku_hnode *n));
 void sku_htab_insert(struct sku_htab *t, struct sku_hnode *n, uint64_t key);
 /* Unlink n, which must be in t. */
 void sku_htab_remove(struct sku_htab *t, struct sku_hnode *n);

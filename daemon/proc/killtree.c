@@ -78,6 +78,11 @@ static int pl_push(struct pidlist *l, pid_t pid)
 	return 0;
 }
 
+static void known_free(struct sku_hnode *n)
+{
+	free(sku_container_of(n, struct known, node));
+}
+
 static struct known *find_known(const struct sku_killtree *kt, pid_t pid, uint64_t start_time)
 {
 	for (struct sku_hnode *n = sku_htab_first(&kt->known, sku_ident_key(pid, start_time)); n;
@@ -321,15 +326,7 @@ void sku_killtree_free(struct sku_killtree *kt)
 		free(kt->m[i]);
 	}
 	free(kt->m);
-	for (size_t i = 0; i < kt->known.nbuckets; i++)
-		while (kt->known.buckets[i]) {
-			struct known *k =
-			        sku_container_of(kt->known.buckets[i], struct known, node);
-
-			sku_htab_remove(&kt->known, &k->node);
-			free(k);
-		}
-	sku_htab_done(&kt->known);
+	sku_htab_drain(&kt->known, known_free);
 	free(kt->signalled.v);
 	free(kt->killed.v);
 	free(kt->already_gone.v);

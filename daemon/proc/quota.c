@@ -75,15 +75,12 @@ void sku_quota_give(struct sku_procmod *pm, uid_t uid, enum sku_quota_kind kind)
 	free(q);
 }
 
+static void quota_free(struct sku_hnode *n)
+{
+	free(sku_container_of(n, struct quota, node));
+}
+
 void sku_quota_done(struct sku_procmod *pm)
 {
-	for (size_t i = 0; i < pm->quotas.nbuckets; i++)
-		while (pm->quotas.buckets[i]) {
-			struct quota *q =
-			        sku_container_of(pm->quotas.buckets[i], struct quota, node);
-
-			sku_htab_remove(&pm->quotas, &q->node);
-			free(q);
-		}
-	sku_htab_done(&pm->quotas);
+	sku_htab_drain(&pm->quotas, quota_free);
 }
