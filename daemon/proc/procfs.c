@@ -127,15 +127,28 @@ static const char *find_line(const char *buf, size_t len, const char *key, const
 	return NULL;
 }
 
-int sku_procfs_parse_status_ruid(const char *buf, size_t len, uid_t *ret_ruid)
+/* The first number of the status line key: 0 and *ret, *ret_p after it, *ret_eol at its end. */
+static int status_number(const char *buf, size_t len, const char *key, uint64_t *ret,
+                         const char **ret_p, const char **ret_eol)
 {
-	const char *eol, *p = find_line(buf, len, "Uid:", &eol);
-	uint64_t v;
+	const char *p = find_line(buf, len, key, ret_eol);
 
 	if (!p)
 		return -EBADMSG;
-	skip_spaces(&p, eol);
-	if (parse_u64(&p, eol, &v) < 0 || v > UINT32_MAX)
+	skip_spaces(&p, *ret_eol);
+	if (parse_u64(&p, *ret_eol, ret) < 0)
+		return -EBADMSG;
+	*ret_p = p;
+	return 0;
+}
+
+int sku_procfs_parse_status_ruid(const char *buf, size_t len, uid_t *ret_ruid)
+{
+	const char *p, *eol;
+	uint64_t v;
+
+	/* Uid: real effective saved fs; only the first matters here. */
+	if (status_number(buf, len, "Uid:", &v, &p, &eol) < 0 || v > UINT32_MAX)
 		return -EBADMSG;
 	*ret_ruid = (uid_t)v;
 	return 0;
@@ -143,13 +156,10 @@ int sku_procfs_parse_status_ruid(const char *buf, size_t len, uid_t *ret_ruid)
 
 int sku_procfs_parse_status_tgid(const char *buf, size_t len, pid_t *ret_tgid)
 {
-	const char *eol, *p = find_line(buf, len, "Tgid:", &eol);
+	const char *p, *eol;
 	uint64_t v;
 
-	if (!p)
-		return -EBADMSG;
-	skip_spaces(&p, eol);
-	if (parse_u64(&p, eol, &v) < 0 || v == 0 || v > INT_MAX)
+	if (status_number(buf, len, "Tgid:", &v, &p, &eol) < 0 || v == 0 || v > INT_MAX)
 		return -EBADMSG;
 	skip_spaces(&p, eol);
 	if (p != eol)
