@@ -373,16 +373,14 @@ def test_idle_link_survives_its_heartbeat(daemon, use_daemon, caplog):
     assert skyutil.backend_info()['backend'] == 'daemon'
 
 
-def test_frozen_daemon_releases_a_waiter(daemon, use_daemon, monkeypatch):
-    """Without pidfds a non-child is waited for through the daemon; a
-    freeze must hand the wait to local polling, even with no timeout."""
-    use_daemon(daemon)
-
+def _waiter_through_the_daemon(pid, monkeypatch):
+    """A thread in wait_for_exit(pid) with pidfds disabled, so that it waits
+    on the daemon's watch (see _waiting_on); outcome gets 'result' or 'error'
+    when the wait ends."""
     def no_pidfd(*_args, **_kwargs):
         raise _proc_wait.PidfdUnavailable('disabled by the test')
 
     monkeypatch.setattr(_proc_wait, 'wait_pidfd', no_pidfd)
-    shell, pid = grandchild('exec sleep 60')
     outcome = {}
 
     def waiter():
@@ -393,13 +391,24 @@ def test_frozen_daemon_releases_a_waiter(daemon, use_daemon, monkeypatch):
 
     thread = threading.Thread(target=waiter, daemon=True)
     thread.start()
-    try:
-        def waiting():
-            link = _link_now()
-            entry = None if link is None else link.watched.get(pid)
-            return entry is not None and entry.event is not None
+    return thread, outcome
 
-        assert wait_for(waiting)
+
+def _waiting_on(pid):
+    """Whether a waiter for pid waits on the link's watch of it."""
+    link = _link_now()
+    entry = None if link is None else link.watched.get(pid)
+    return entry is not None and entry.event is not None
+
+
+def test_frozen_daemon_releases_a_waiter(daemon, use_daemon, monkeypatch):
+    """Without pidfds a non-child is waited for through the daemon; a
+    freeze must hand the wait to local polling, even with no timeout."""
+    use_daemon(daemon)
+    shell, pid = grandchild('exec sleep 60')
+    thread, outcome = _waiter_through_the_daemon(pid, monkeypatch)
+    try:
+        assert wait_for(lambda: _waiting_on(pid))
         os.kill(daemon.proc.pid, signal.SIGSTOP)
         try:
             os.kill(pid, signal.SIGKILL)
@@ -420,30 +429,11 @@ def test_evicted_watch_releases_its_waiter(daemon, use_daemon, monkeypatch):
     """An entry evicted from the watch cache gets no exit event any more:
     its waiter must go on waiting locally, not forever."""
     use_daemon(daemon)
-
-    def no_pidfd(*_args, **_kwargs):
-        raise _proc_wait.PidfdUnavailable('disabled by the test')
-
-    monkeypatch.setattr(_proc_wait, 'wait_pidfd', no_pidfd)
     shell, pid = grandchild('exec sleep 60')
     other = subprocess.Popen(['sleep', '60'])
-    outcome = {}
-
-    def waiter():
-        try:
-            outcome['result'] = skyutil.wait_for_exit(pid)
-        except BaseException as exc:  # pylint: disable=broad-except
-            outcome['error'] = exc
-
-    thread = threading.Thread(target=waiter, daemon=True)
-    thread.start()
+    thread, outcome = _waiter_through_the_daemon(pid, monkeypatch)
     try:
-        def waiting():
-            link = _link_now()
-            entry = None if link is None else link.watched.get(pid)
-            return entry is not None and entry.event is not None
-
-        assert wait_for(waiting)
+        assert wait_for(lambda: _waiting_on(pid))
         link = _link_now()
         link.cap = 1
         assert skyutil.is_process_alive(other.pid)
