@@ -203,6 +203,14 @@ static int lookup(const struct sku_ident *id, struct sku_pinfo *pi, int *ref)
 	return sku_proc_lookup(&pm, id, pi, ref);
 }
 
+/* A process started at 100 holds PID; look it up (as id) with race after the first read. */
+static void lookup_racing(struct sku_ident id, void (*fn)(void), struct sku_pinfo *pi, int *ref)
+{
+	spawn(100, 'S');
+	race = fn;
+	assert_int_equal(lookup(&id, pi, ref), 0);
+}
+
 static void plain_process(void **state)
 {
 	struct sku_ident id = {PID, false, 0};
@@ -231,14 +239,11 @@ static void plain_process(void **state)
  */
 static void recycled_between_pidfd_and_read(void **state)
 {
-	struct sku_ident id = {PID, false, 0};
 	struct sku_pinfo pi;
 	int ref;
 
 	(void)state;
-	spawn(100, 'S');
-	race = recycle;
-	assert_int_equal(lookup(&id, &pi, &ref), 0);
+	lookup_racing((struct sku_ident){PID, false, 0}, recycle, &pi, &ref);
 	assert_int_equal(opens, 2);
 	assert_int_equal(verifies, 2);
 	assert_true(pi.alive);
@@ -251,14 +256,11 @@ static void recycled_between_pidfd_and_read(void **state)
 /* The same race, asked with the original's start time: it is gone and its pid reused. */
 static void recycled_race_with_the_original_identity(void **state)
 {
-	struct sku_ident id = {PID, true, 100};
 	struct sku_pinfo pi;
 	int ref;
 
 	(void)state;
-	spawn(100, 'S');
-	race = recycle;
-	assert_int_equal(lookup(&id, &pi, &ref), 0);
+	lookup_racing((struct sku_ident){PID, true, 100}, recycle, &pi, &ref);
 	assert_false(pi.alive);
 	assert_string_equal(pi.state, "reused");
 	assert_int_equal(pi.start_time, 100);
@@ -268,14 +270,11 @@ static void recycled_race_with_the_original_identity(void **state)
 /* Reaped between the read and the verify, with nobody taking the pid: gone, not alive. */
 static void reaped_between_read_and_verify(void **state)
 {
-	struct sku_ident id = {PID, false, 0};
 	struct sku_pinfo pi;
 	int ref;
 
 	(void)state;
-	spawn(100, 'S');
-	race = reap;
-	assert_int_equal(lookup(&id, &pi, &ref), 0);
+	lookup_racing((struct sku_ident){PID, false, 0}, reap, &pi, &ref);
 	assert_false(pi.alive);
 	assert_string_equal(pi.state, "gone");
 	assert_int_equal(ref, -1);
@@ -284,14 +283,11 @@ static void reaped_between_read_and_verify(void **state)
 /* A pid recycled again at every attempt: the lookup gives up as gone, never loops. */
 static void recycled_at_every_attempt(void **state)
 {
-	struct sku_ident id = {PID, false, 0};
 	struct sku_pinfo pi;
 	int ref;
 
 	(void)state;
-	spawn(100, 'S');
-	race = recycle_forever;
-	assert_int_equal(lookup(&id, &pi, &ref), 0);
+	lookup_racing((struct sku_ident){PID, false, 0}, recycle_forever, &pi, &ref);
 	assert_string_equal(pi.state, "gone");
 	assert_int_equal(ref, -1);
 	assert_true(opens <= 3 && reads <= 3);
