@@ -246,8 +246,7 @@ void sku_conn_call_done(struct sku_conn *conn)
 	conn->deferred--;
 	if (conn->held) {
 		conn->held = false;
-		/* Inside process() (a call finished by its own request), its loop goes on by
-		 * itself. */
+		/* Inside process() (a call its own request finished), the loop there goes on. */
 		if (!conn->in_read && !conn->closing && !conn->draining && !conn->paused &&
 		    !conn->srv->stopping)
 			process(conn);
