@@ -92,7 +92,7 @@ int sku_guard_add(struct sku_procmod *pm, const struct sku_guard_req *req, uint6
 		return strcmp(tpi.state, "reused") == 0 ? -ESTALE : -ESRCH;
 	}
 	/* The daemon never arms a kill of itself, nor of init's tree unless init asks. */
-	if (req->target.pid == getpid() || (req->target.pid == 1 && req->auth.pid != 1) ||
+	if (req->target.pid == getpid() || sku_proc_is_others_init(&req->auth, req->target.pid) ||
 	    !sku_proc_may_access(&req->auth, tpi.has_uid ? tpi.uid : (uid_t)-1)) {
 		sku_pidref_close(tref);
 		return -EPERM;

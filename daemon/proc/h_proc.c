@@ -120,14 +120,10 @@ static int parse_grace(struct sku_call *call, const msgpack_object *o, double *r
 	return 0;
 }
 
-/*
- * The tree of pid 1 is every process of its PID namespace, and a root caller is allowed
- * everything else: one mistyped pid must not take the whole machine (or container) down.
- * Only init itself may (a container's init killing its own children).
- */
+/* Said before killtree.c or guard.c refuse it too, for a message that says why. */
 static int refuse_init(struct sku_call *call, const char *what, pid_t pid)
 {
-	if (pid != 1 || call->peer.pid == 1)
+	if (!sku_proc_is_others_init(&call->peer, pid))
 		return 0;
 	return sku_call_error(call, SKU_ERR_PERMISSION_DENIED,
 	                      "%s: pid 1 (init) is never signalled: its tree is every process",

@@ -361,7 +361,7 @@ int sku_killtree_start(struct sku_procmod *pm, const struct sku_killtree_req *re
 	 * Whoever asks, the daemon does not kill itself (inside a tree it is skipped: denied),
 	 * nor init's tree unless init asks (h_proc.c says why to callers).
 	 */
-	if (req->root.pid == getpid() || (req->root.pid == 1 && req->auth.pid != 1) ||
+	if (req->root.pid == getpid() || sku_proc_is_others_init(&req->auth, req->root.pid) ||
 	    !sku_proc_may_access(&req->auth, pi.has_uid ? pi.uid : (uid_t)-1))
 		return -EPERM;
 	if (pm->stopping)

@@ -265,6 +265,12 @@ double sku_proc_create_time(const struct sku_procmod *pm, uint64_t start_time);
 /* Whether peer may see the exit status / signal processes of uid. */
 bool sku_proc_may_access(const struct sku_peer *peer, uid_t uid);
 /*
+ * Whether pid is init and peer is not: pid 1's tree is every process of its namespace, so one
+ * mistyped pid would take the machine (or container) down. Such a kill or guard is refused
+ * whoever asks; init itself may (a container's init killing its own children).
+ */
+bool sku_proc_is_others_init(const struct sku_peer *peer, pid_t pid);
+/*
  * Liveness-only snapshot: as sku_proc_lookup, but from the liveness cache when it holds pid,
  * and adding what it reads to it. Only pid, alive, start_time (create_time), pidfd_ino,
  * reason and the exit fields are meaningful (state is NULL for a cached answer). The caller

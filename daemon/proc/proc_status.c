@@ -195,6 +195,11 @@ bool sku_proc_may_access(const struct sku_peer *peer, uid_t uid)
 	return peer->uid == 0 || (uid != (uid_t)-1 && peer->uid == uid);
 }
 
+bool sku_proc_is_others_init(const struct sku_peer *peer, pid_t pid)
+{
+	return pid == 1 && peer->pid != 1;
+}
+
 void sku_exit_pack_status(msgpack_packer *pk, bool visible, bool has_status, int wstatus)
 {
 	if (visible && has_status && WIFEXITED(wstatus))

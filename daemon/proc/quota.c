@@ -24,10 +24,9 @@ static unsigned limit_of(const struct sku_procmod *pm, enum sku_quota_kind kind)
 	return kind == SKU_QUOTA_WATCH ? cfg->max_user_watches : cfg->max_user_guards;
 }
 
+/* Before the first take the table has no buckets, which sku_htab_first answers with NULL. */
 static struct quota *find(const struct sku_procmod *pm, uid_t uid)
 {
-	if (!pm->quotas.nbuckets)
-		return NULL;
 	for (struct sku_hnode *n = sku_htab_first(&pm->quotas, uid); n; n = sku_htab_next(n)) {
 		struct quota *q = sku_container_of(n, struct quota, node);
 
