@@ -115,44 +115,52 @@ static int cloud_arg(const msgpack_object *o, const char **ret, size_t *ret_len)
 	return 0;
 }
 
-static int h_parallel_threads(struct sku_call *call, const msgpack_object *const *argv)
+/*
+ * SkyPilot's thread count for the caller: from the truncated CPU count, what
+ * get_cpu_count() answers, so the daemon and the drop-in helpers agree.
+ */
+static int caller_threads(struct sku_call *call, const msgpack_object *cloud_obj,
+                          int64_t *ret_threads, struct sku_proc_facts *ret_p)
 {
 	struct sku_facts_derived d;
-	struct sku_proc_facts p;
 	const char *cloud;
 	size_t cloud_len;
 	int r;
 
-	cloud_arg(argv[0], &cloud, &cloud_len);
-	r = caller_facts(call, &d, &p);
+	cloud_arg(cloud_obj, &cloud, &cloud_len);
+	r = caller_facts(call, &d, ret_p);
 	if (r < 0)
 		return r;
-	return msgpack_pack_int64(&call->pk,
-	                          sku_parallel_threads(d.cpu_count_floor, cloud, cloud_len))
-	               ? -ENOMEM
-	               : 0;
+	*ret_threads = sku_parallel_threads(d.cpu_count_floor, cloud, cloud_len);
+	return 0;
+}
+
+static int h_parallel_threads(struct sku_call *call, const msgpack_object *const *argv)
+{
+	struct sku_proc_facts p;
+	int64_t threads;
+	int r;
+
+	r = caller_threads(call, argv[0], &threads, &p);
+	if (r < 0)
+		return r;
+	return msgpack_pack_int64(&call->pk, threads) ? -ENOMEM : 0;
 }
 
 static int h_max_workers(struct sku_call *call, const msgpack_object *const *argv)
 {
-	struct sku_facts_derived d;
 	struct sku_proc_facts p;
-	const char *cloud;
-	size_t cloud_len;
-	int64_t fds;
+	int64_t fds, threads;
 	int r;
 
 	if (sku_obj_int64(argv[0], &fds) < 0 || fds < 1)
 		return sku_call_error(call, SKU_ERR_INVALID_ARGUMENT,
 		                      "fds_per_source must be >= 1");
-	cloud_arg(argv[1], &cloud, &cloud_len);
-	r = caller_facts(call, &d, &p);
+	r = caller_threads(call, argv[1], &threads, &p);
 	if (r < 0)
 		return r;
-	r = msgpack_pack_int64(&call->pk, sku_max_workers(p.nofile_soft, fds,
-	                                                  sku_parallel_threads(d.cpu_count_floor,
-	                                                                       cloud, cloud_len)));
-	return r ? -ENOMEM : 0;
+	return msgpack_pack_int64(&call->pk, sku_max_workers(p.nofile_soft, fds, threads)) ? -ENOMEM
+	                                                                                   : 0;
 }
 
 static const struct sku_argspec pid_args[] = {{"pid", SKU_ARG_INT, false}};
